@@ -1,0 +1,137 @@
+//! Building the application from settings, and serving it until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::blob::Storage;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::ServerKey;
+use crate::db::Db;
+use crate::jobs::JobSignal;
+use crate::mail::Mailer;
+
+/// Everything a request handler or job worker needs, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub key: ServerKey,
+    pub clock: Clock,
+    pub mailer: Mailer,
+    pub storage: Storage,
+    pub job_signal: JobSignal,
+    pub metrics: PrometheusHandle,
+    /// Public URL without a trailing slash, e.g. `https://example.org`.
+    pub public_url: Arc<str>,
+    /// A password hash that matches nothing; logins with an unknown username are
+    /// checked against it so they take as long as a wrong password.
+    pub dummy_password_hash: Arc<str>,
+}
+
+impl AppState {
+    /// Creates the data directory, loads or creates the server key, connects to the
+    /// database and applies migrations.
+    pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        settings.validate()?;
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "creating the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+        let key = ServerKey::load_or_create(settings.secret_key.as_deref(), &settings.data_dir)?;
+
+        let db = Db::connect(&settings.database_url()).await?;
+        db.migrate().await?;
+
+        let mailer = Mailer::new(
+            settings.smtp_url.as_deref(),
+            settings.outbox_dir(),
+            &settings.mail_from,
+        )?;
+        let storage_url = match &settings.storage_url {
+            Some(url) => url.clone(),
+            None => settings.data_dir.join("files").display().to_string(),
+        };
+        let storage = Storage::open(&storage_url)?;
+
+        Ok(Self {
+            public_url: settings.public_url().into(),
+            settings: Arc::new(settings),
+            db,
+            key,
+            clock,
+            mailer,
+            storage,
+            job_signal: JobSignal::default(),
+            metrics: crate::telemetry::metrics_handle(),
+            dummy_password_hash: crate::domain::password::dummy_hash().into(),
+        })
+    }
+
+    /// An absolute URL for `path`, which starts with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
+    }
+}
+
+/// Serves the site on `listener` and runs the job workers until `shutdown` completes,
+/// then lets in-flight requests and jobs finish.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_workers, workers_stopped) = watch::channel(false);
+    let workers = crate::jobs::spawn_workers(&state, state.settings.workers, workers_stopped);
+    let cleanup = crate::jobs::spawn_cleanup(&state, stop_workers.subscribe());
+
+    let app = crate::http::router(state.clone());
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")?;
+
+    let _ = stop_workers.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    let _ = cleanup.await;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests and jobs");
+}

@@ -1,0 +1,86 @@
+//! Command-line interface: `serve` (the default), `migrate` and `admin` commands.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::admin::AdminCommand;
+use crate::app::{AppState, serve, shutdown_signal};
+use crate::clock::Clock;
+use crate::config::Settings;
+
+/// openhumans: hold personal data and share it with research projects.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the site and run background jobs (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Operator tasks; each prints JSON.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// Parses the command line and runs the chosen command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init_logging(cli.settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let bind = cli.settings.bind;
+            let state = AppState::build(cli.settings, Clock::default()).await?;
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .map_err(|error| anyhow::anyhow!("cannot listen on {bind}: {error}"))?;
+            tracing::info!(
+                address = %listener.local_addr()?,
+                public_url = %state.public_url,
+                database = %crate::db::redact_url(&state.settings.database_url()),
+                "openhumans is serving; create the first site admin with: \
+                 openhumans admin create-member --username NAME --email ADDRESS --admin --verified"
+            );
+            serve(state, listener, shutdown_signal()).await?;
+            tracing::info!("openhumans stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            AppState::build(cli.settings, Clock::default()).await?;
+            println!("{}", serde_json::json!({ "migrated": true }));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(command) => {
+            let state = AppState::build(cli.settings, Clock::default()).await?;
+            crate::admin::run(&state, command).await
+        }
+    }
+}

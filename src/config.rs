@@ -1,0 +1,247 @@
+//! Settings, read once from flags and environment variables and validated at start.
+//!
+//! Every setting is both a flag and an environment variable; `openhumans --help`
+//! lists them and the README has the same table.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use url::Url;
+
+/// Site settings shared by `serve`, `migrate` and every `admin` command.
+#[derive(Args, Debug, Clone)]
+pub struct Settings {
+    /// Address and port the web server listens on.
+    #[arg(
+        long,
+        env = "OPENHUMANS_BIND",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
+    pub bind: SocketAddr,
+
+    /// Directory for the embedded database, the generated secret key, local files and
+    /// the development mail outbox. Created when missing.
+    #[arg(
+        long,
+        env = "OPENHUMANS_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
+    /// Default: the SQLite file `<data-dir>/openhumans.db`.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Absolute URL the site is reached at, used in links, emails and API responses.
+    /// Default: `http://` plus the bind address (`localhost` for an unspecified address).
+    #[arg(long, env = "OPENHUMANS_PUBLIC_URL", global = true)]
+    pub public_url: Option<Url>,
+
+    /// Server key for token hashes and signed URLs, at least 32 characters. Every
+    /// instance of a site must share it; changing it invalidates every token, code,
+    /// client secret and signed URL. Default: generated once into `<data-dir>/secret.key`.
+    #[arg(
+        long,
+        env = "OPENHUMANS_SECRET_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secret_key: Option<String>,
+
+    /// SMTP server for outgoing mail: `smtps://user:pass@host:465` (TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtp://127.0.0.1:2525`
+    /// (unencrypted, for a relay on loopback).
+    /// Unset: emails are written as `.eml` files to `<data-dir>/outbox/`.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender address of every email the site sends.
+    #[arg(
+        long,
+        env = "OPENHUMANS_MAIL_FROM",
+        default_value = "openhumans <noreply@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+
+    /// Name of the site shown in page titles and emails.
+    #[arg(
+        long,
+        env = "OPENHUMANS_SITE_NAME",
+        default_value = "openhumans",
+        global = true
+    )]
+    pub site_name: String,
+
+    /// Where files are stored: a local directory path, or `s3://BUCKET` with the usual
+    /// `AWS_*` variables (`AWS_ENDPOINT_URL` for S3-compatible servers).
+    /// Default: `<data-dir>/files`.
+    #[arg(long, env = "OPENHUMANS_STORAGE_URL", global = true)]
+    pub storage_url: Option<String>,
+
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(
+        long,
+        env = "OPENHUMANS_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// Number of background job workers in this instance.
+    #[arg(long, env = "OPENHUMANS_WORKERS", default_value_t = 2, global = true)]
+    pub workers: usize,
+
+    /// Seconds a worker holds a job before another instance may take it over.
+    #[arg(
+        long,
+        env = "OPENHUMANS_JOB_LEASE_SECONDS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub job_lease_seconds: u64,
+
+    /// Largest request body accepted by forms and the API, in bytes (uploads through
+    /// signed URLs have their own limit).
+    #[arg(long, env = "OPENHUMANS_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Seconds a request may take before it is answered with 408 (uploads excepted).
+    #[arg(
+        long,
+        env = "OPENHUMANS_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub request_timeout_seconds: u64,
+
+    /// Failed logins allowed per account in the login window.
+    #[arg(
+        long,
+        env = "OPENHUMANS_LOGIN_FAILURES_PER_ACCOUNT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub login_failures_per_account: u32,
+
+    /// Failed logins allowed per client address in the login window.
+    #[arg(
+        long,
+        env = "OPENHUMANS_LOGIN_FAILURES_PER_ADDRESS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub login_failures_per_address: u32,
+
+    /// Length of the failed-login window, in seconds.
+    #[arg(long, env = "OPENHUMANS_LOGIN_WINDOW_SECONDS", default_value_t = 15 * 60, global = true)]
+    pub login_window_seconds: u64,
+
+    /// Signups allowed per client address per hour.
+    #[arg(
+        long,
+        env = "OPENHUMANS_SIGNUPS_PER_ADDRESS_PER_HOUR",
+        default_value_t = 10,
+        global = true
+    )]
+    pub signups_per_address_per_hour: u32,
+
+    /// Password-reset emails allowed per account per hour.
+    #[arg(
+        long,
+        env = "OPENHUMANS_RESETS_PER_ACCOUNT_PER_HOUR",
+        default_value_t = 5,
+        global = true
+    )]
+    pub resets_per_account_per_hour: u32,
+}
+
+/// Log output format.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Settings {
+    /// Settings with every default, rooted at `data_dir`; tests start from this.
+    pub fn with_data_dir(data_dir: &Path) -> Self {
+        use clap::Parser;
+
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let mut settings = Defaults::parse_from(["openhumans"]).settings;
+        settings.data_dir = data_dir.to_path_buf();
+        settings
+    }
+
+    /// The database URL, defaulting to the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("openhumans.db").display()),
+        }
+    }
+
+    /// The public URL without a trailing slash, e.g. `https://example.org`.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_string(),
+            None if self.bind.ip().is_unspecified() => {
+                format!("http://localhost:{}", self.bind.port())
+            }
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// Whether the site is served over https, which makes cookies `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+
+    pub fn job_lease(&self) -> Duration {
+        Duration::from_secs(self.job_lease_seconds)
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+
+    /// Checks what clap cannot: values that depend on each other or on their format.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.public_url {
+            if !matches!(url.scheme(), "http" | "https") {
+                bail!("invalid --public-url {url}: the scheme must be http or https");
+            }
+            if url.path() != "/" {
+                bail!(
+                    "invalid --public-url {url}: the site must be served at the root of its origin \
+                     because Open Humans clients drop any path prefix"
+                );
+            }
+        }
+        if let Some(key) = &self.secret_key
+            && key.len() < 32
+        {
+            bail!(
+                "invalid --secret-key: it has {} characters, at least 32 are required",
+                key.len()
+            );
+        }
+        crate::mail::parse_mailbox(&self.mail_from)
+            .with_context(|| format!("invalid --mail-from {:?}", self.mail_from))?;
+        if self.workers == 0 {
+            bail!("invalid --workers 0: at least one worker is needed to send email");
+        }
+        Ok(())
+    }
+}

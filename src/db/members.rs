@@ -1,0 +1,131 @@
+//! Member accounts.
+
+use sqlx::FromRow;
+
+use super::{Db, flag};
+use crate::clock::Micros;
+
+/// A member account as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct MemberRow {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub name: String,
+    pub email_verified_at: Option<i64>,
+    pub is_admin: i64,
+    pub is_active: i64,
+    pub created_at: i64,
+}
+
+/// A member account with its flags decoded.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub name: String,
+    pub email_verified: bool,
+    pub is_admin: bool,
+    /// False once a site admin suspends the account.
+    pub is_active: bool,
+    pub created_at: Micros,
+}
+
+impl From<MemberRow> for Member {
+    fn from(row: MemberRow) -> Self {
+        Self {
+            id: row.id,
+            username: row.username,
+            email: row.email,
+            password_hash: row.password_hash,
+            name: row.name,
+            email_verified: row.email_verified_at.is_some(),
+            is_admin: flag(row.is_admin),
+            is_active: flag(row.is_active),
+            created_at: row.created_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, username, email, password_hash, name, email_verified_at, is_admin, \
+                       is_active, created_at";
+
+/// The fields of a member to create.
+#[derive(Debug, Clone)]
+pub struct NewMember<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub is_admin: bool,
+    pub email_verified: bool,
+}
+
+/// Why a member could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateMemberError {
+    #[error("the username is already taken")]
+    UsernameTaken,
+    #[error("an account with this email address already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<Member>> {
+    let sql = format!("SELECT {COLUMNS} FROM members WHERE id = $1");
+    let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(Member::from))
+}
+
+/// Finds a member by username or email address, ignoring case.
+pub async fn find_by_login(db: &Db, login: &str) -> sqlx::Result<Option<Member>> {
+    let lower = login.trim().to_lowercase();
+    let sql =
+        format!("SELECT {COLUMNS} FROM members WHERE username_lower = $1 OR email_lower = $1");
+    let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(lower)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(Member::from))
+}
+
+/// Inserts a member. Uniqueness of username and email (ignoring case) is enforced by
+/// the database, so two signups racing for one name cannot both succeed.
+pub async fn insert(db: &Db, new: &NewMember<'_>, now: Micros) -> Result<i64, CreateMemberError> {
+    let result: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        "INSERT INTO members (username, username_lower, email, email_lower, password_hash, \
+         email_verified_at, is_admin, is_active, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8) RETURNING id",
+    )
+    .bind(new.username)
+    .bind(new.username.to_lowercase())
+    .bind(new.email)
+    .bind(new.email.to_lowercase())
+    .bind(new.password_hash)
+    .bind(new.email_verified.then_some(now))
+    .bind(i64::from(new.is_admin))
+    .bind(now)
+    .fetch_one(&db.pool)
+    .await;
+    match result {
+        Ok((id,)) => Ok(id),
+        Err(error) if super::is_unique_violation(&error) => {
+            let message = match &error {
+                sqlx::Error::Database(db_error) => db_error.message().to_string(),
+                _ => String::new(),
+            };
+            if message.contains("email") {
+                Err(CreateMemberError::EmailTaken)
+            } else {
+                Err(CreateMemberError::UsernameTaken)
+            }
+        }
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,4 @@
+//! Rules of the domain as plain functions and types: no HTTP and no SQL here.
+
+pub mod forms;
+pub mod password;

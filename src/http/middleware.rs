@@ -1,0 +1,210 @@
+//! Middleware that every request passes through: request id and logging, metrics,
+//! security headers, and the cross-site request check for forms.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::{ErrorDetail, error_page};
+use crate::app::AppState;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being handled, or `-` outside a request.
+pub fn current_request_id() -> String {
+    REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| "-".to_string())
+}
+
+/// Gives the request an id, then logs one line and records metrics when it finishes.
+///
+/// The log line names the matched route, never the URI: query strings carry access
+/// tokens, codes and `state`.
+pub async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = crate::crypto::random_token(16);
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+
+    let mut response = REQUEST_ID
+        .scope(request_id.clone(), next.run(request))
+        .await;
+
+    let status = response.status().as_u16();
+    let latency = started.elapsed();
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    let error = response.extensions_mut().remove::<ErrorDetail>();
+    match error {
+        Some(ErrorDetail(detail)) if status >= 500 => {
+            tracing::error!(%method, %route, status, latency_ms, request_id, error = %detail, "request failed");
+        }
+        _ => {
+            tracing::info!(%method, %route, status, latency_ms, request_id, "request");
+        }
+    }
+
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.clone()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method.to_string(), "route" => route)
+        .record(latency.as_secs_f64());
+
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Adds the security headers every response carries. Responses that set no
+/// `Cache-Control` get `no-store`, because pages and API answers carry personal data
+/// or credentials; static assets set their own.
+pub async fn security_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Authorization redirects carry codes in the URL; only the origin may leak onward.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin"),
+    );
+    if state.settings.is_https() {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Rejects state-changing requests to pages that a browser sent from another site.
+///
+/// Browsers mark every request with `Sec-Fetch-Site`, and older ones send `Origin`
+/// on cross-origin POSTs; a request with neither did not come from a browser page, so
+/// it cannot be a cross-site forgery. Together with `SameSite=Lax` session cookies
+/// this protects every form without a per-form token. Paths that take bearer
+/// credentials instead of cookies (the API, the token endpoint, signed upload URLs)
+/// are exempt: a forged request there carries no credential.
+pub async fn reject_cross_site(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if is_safe_method(request.method()) || is_exempt_path(request.uri().path()) {
+        return next.run(request).await;
+    }
+    match cross_site_reason(request.headers(), &state.public_url) {
+        None => next.run(request).await,
+        Some(reason) => {
+            tracing::warn!(
+                path = request.uri().path(),
+                reason,
+                "rejected a cross-site form submission"
+            );
+            error_page(
+                StatusCode::FORBIDDEN,
+                "Request blocked",
+                "This form was submitted from another site, so it was not accepted. Go back, \
+                 reload the page and submit it again.",
+                &reason,
+            )
+        }
+    }
+}
+
+fn is_safe_method(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Paths authenticated by bearer credentials, not by the session cookie.
+fn is_exempt_path(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path == "/oauth2/token/"
+        || path == "/oauth2/revoke_token/"
+        || path.starts_with("/upload/")
+}
+
+/// Returns why a request looks cross-site, or `None` when it is same-origin.
+fn cross_site_reason(headers: &HeaderMap, public_url: &str) -> Option<&'static str> {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return match site.as_bytes() {
+            b"same-origin" | b"none" => None,
+            _ => Some("Sec-Fetch-Site is not same-origin"),
+        };
+    }
+    match headers.get(header::ORIGIN) {
+        None => None,
+        Some(origin) if origin.as_bytes() == public_url.as_bytes() => None,
+        Some(_) => Some("Origin differs from the public URL"),
+    }
+}
+
+/// Answers 404 for paths no route matches.
+pub async fn not_found() -> impl IntoResponse {
+    super::error::PageError::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn cross_site_check_reads_fetch_metadata_then_origin() {
+        let site = "http://127.0.0.1:8000";
+        assert_eq!(
+            cross_site_reason(&headers(&[("sec-fetch-site", "same-origin")]), site),
+            None
+        );
+        assert_eq!(
+            cross_site_reason(&headers(&[("sec-fetch-site", "none")]), site),
+            None
+        );
+        assert!(cross_site_reason(&headers(&[("sec-fetch-site", "cross-site")]), site).is_some());
+        assert!(cross_site_reason(&headers(&[("sec-fetch-site", "same-site")]), site).is_some());
+        assert_eq!(
+            cross_site_reason(&headers(&[("origin", "http://127.0.0.1:8000")]), site),
+            None
+        );
+        assert!(cross_site_reason(&headers(&[("origin", "https://evil.example")]), site).is_some());
+        assert!(cross_site_reason(&headers(&[("origin", "null")]), site).is_some());
+        assert_eq!(cross_site_reason(&headers(&[]), site), None);
+    }
+}

@@ -1,0 +1,3 @@
+//! HTML pages, one module per area of the site.
+
+pub mod home;

@@ -1,0 +1,114 @@
+//! Health check, metrics, security headers and the front page.
+
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn healthz_answers_when_database_is_up() {
+    let app = TestApp::spawn().await;
+
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok\n");
+}
+
+#[tokio::test]
+async fn front_page_renders_with_security_headers() {
+    let app = TestApp::spawn().await;
+
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(headers.contains_key("x-request-id"));
+    let body = response.text().await.unwrap();
+    assert!(body.contains("Your data, shared on your terms"));
+    assert!(body.contains("href=\"/static/site.css\""));
+}
+
+#[tokio::test]
+async fn unknown_path_is_404_page_with_request_id() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .client
+        .get(app.url("/no/such/page/"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 404);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = response.text().await.unwrap();
+    assert!(body.contains("Page not found"));
+    assert!(body.contains(&request_id), "the page shows the request id");
+}
+
+#[tokio::test]
+async fn metrics_report_requests_after_traffic() {
+    let app = TestApp::spawn().await;
+    for _ in 0..3 {
+        app.client.get(app.url("/healthz")).send().await.unwrap();
+    }
+
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}"),
+        "{body}"
+    );
+    assert!(
+        body.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\""),
+        "{body}"
+    );
+    assert!(body.contains("jobs_queue_depth"), "{body}");
+    assert!(body.contains("jobs_oldest_age_seconds"), "{body}");
+    assert!(body.contains("db_pool_connections"), "{body}");
+}
+
+#[tokio::test]
+async fn cross_site_form_post_is_rejected() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .client
+        .post(app.url("/account/logout/"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn stylesheet_is_served_from_binary() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .client
+        .get(app.url("/static/site.css"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert!(response.text().await.unwrap().contains("--brand"));
+}

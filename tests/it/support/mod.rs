@@ -1,0 +1,232 @@
+//! The test-app builder: each test gets its own server on a free port, its own data
+//! directory and its own database.
+//!
+//! The database is SQLite unless `OPENHUMANS_TEST_DATABASE_URL` names a PostgreSQL
+//! server (`postgres://postgres@127.0.0.1:5432/test`), in which case each test
+//! creates, and afterwards drops, a database of its own on that server.
+
+#![allow(dead_code)]
+
+pub mod mail;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use openhumans::app::AppState;
+use openhumans::clock::Clock;
+use openhumans::config::Settings;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running server for one test. Dropping it stops the server and removes its data.
+pub struct TestApp {
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:41234`.
+    pub base: String,
+    pub addr: SocketAddr,
+    pub state: AppState,
+    /// A browser-like client: keeps cookies, does not follow redirects.
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    postgres_database: Option<(String, String)>,
+}
+
+/// A change to the settings, applied before the app starts.
+type Configure = Box<dyn FnOnce(&mut Settings) + Send>;
+
+/// Builds a [`TestApp`] with changed settings.
+pub struct TestAppBuilder {
+    configure: Vec<Configure>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::builder().spawn().await
+    }
+
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            configure: Vec::new(),
+        }
+    }
+
+    /// A new client with its own cookie jar, as a second browser would be.
+    pub fn new_client(&self) -> reqwest::Client {
+        browser_client()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.state.clock
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.state.settings.outbox_dir()
+    }
+
+    /// Stops the server and waits for in-flight work to finish.
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task panicked")
+                .expect("server failed");
+        }
+    }
+}
+
+impl TestAppBuilder {
+    /// Changes a setting before the app starts.
+    pub fn with(mut self, configure: impl FnOnce(&mut Settings) + Send + 'static) -> Self {
+        self.configure.push(Box::new(configure));
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        let mut settings = Settings::with_data_dir(dir.path());
+        settings.secret_key = Some("test-secret-key-0123456789abcdefghijklmnop".to_string());
+        let postgres_database = match postgres_admin_url() {
+            Some(admin_url) => {
+                let (url, name) = create_postgres_database(&admin_url).await;
+                settings.database_url = Some(url);
+                Some((admin_url, name))
+            }
+            None => None,
+        };
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding a free port");
+        let addr = listener.local_addr().expect("reading the bound address");
+        settings.bind = addr;
+        settings.public_url = Some(format!("http://{addr}").parse().expect("a valid URL"));
+        for configure in self.configure {
+            configure(&mut settings);
+        }
+
+        let state = AppState::build(settings, Clock::default())
+            .await
+            .expect("building the app");
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(openhumans::app::serve(state.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+
+        TestApp {
+            base: format!("http://{addr}"),
+            addr,
+            state,
+            client: browser_client(),
+            dir,
+            shutdown: Some(shutdown),
+            server: Some(server),
+            postgres_database,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some((admin_url, name)) = self.postgres_database.take() {
+            // Drop runs outside async code, so a short-lived runtime on its own thread
+            // removes the database; FORCE ends the app's remaining connections.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(drop_postgres_database(&admin_url, &name));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// A client that keeps cookies and does not follow redirects, so tests see each 303.
+pub fn browser_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("building an HTTP client")
+}
+
+/// The PostgreSQL server the tests run against, if any.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("OPENHUMANS_TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres"))
+}
+
+/// True when tests run under CI, where a missing component is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true")
+}
+
+async fn create_postgres_database(admin_url: &str) -> (String, String) {
+    use sqlx::Connection;
+
+    sqlx::any::install_default_drivers();
+    let name = format!(
+        "oh_test_{}",
+        openhumans::crypto::random_token(12).to_lowercase()
+    );
+    let mut conn = sqlx::AnyConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("cannot connect to the test PostgreSQL server at {admin_url}: {error}")
+        });
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("creating a test database");
+    let mut url = url::Url::parse(admin_url).expect("a valid PostgreSQL URL");
+    url.set_path(&format!("/{name}"));
+    (url.to_string(), name)
+}
+
+async fn drop_postgres_database(admin_url: &str, name: &str) {
+    use sqlx::Connection;
+
+    sqlx::any::install_default_drivers();
+    if let Ok(mut conn) = sqlx::AnyConnection::connect(admin_url).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
+    }
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, failing the test after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
