@@ -1,6 +1,6 @@
 //! Health check, metrics, security headers and the front page.
 
-use crate::support::TestApp;
+use crate::support::{TestApp, fixtures};
 
 #[tokio::test]
 async fn healthz_answers_when_database_is_up() {
@@ -111,4 +111,26 @@ async fn stylesheet_is_served_from_binary() {
             .starts_with("text/css")
     );
     assert!(response.text().await.unwrap().contains("--brand"));
+}
+
+#[tokio::test]
+async fn front_page_shows_logged_in_member() {
+    let app = TestApp::spawn().await;
+    let member = fixtures::create_member(&app, "Grace_H").await;
+    let client = fixtures::logged_in_client(&app, member.id).await;
+
+    let body = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(body.contains("Grace_H"), "the navigation names the member");
+    assert!(
+        body.contains("/account/logout/"),
+        "the navigation offers logout"
+    );
 }

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod fixtures;
 pub mod mail;
 
 use std::net::SocketAddr;
