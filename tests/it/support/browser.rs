@@ -61,9 +61,8 @@ impl Browser {
                 ]
             }
         });
-        let capabilities = match capabilities {
-            serde_json::Value::Object(map) => map,
-            _ => unreachable!("the capabilities literal is an object"),
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!("the capabilities literal is an object")
         };
 
         let url = format!("http://127.0.0.1:{port}");
