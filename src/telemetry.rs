@@ -21,7 +21,7 @@ pub fn init_logging(format: LogFormat) {
     drop(result);
 }
 
-/// The process-wide Prometheus recorder, installed on first use.
+/// Returns the process-wide Prometheus recorder, installing it on first use.
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE

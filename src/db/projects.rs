@@ -321,7 +321,7 @@ pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<Project>> {
     }
 }
 
-/// The projects a member coordinates, by name.
+/// Lists the projects a member coordinates, by name.
 pub async fn list_by_coordinator(db: &Db, member_id: i64) -> sqlx::Result<Vec<Project>> {
     let sql = format!("SELECT {COLUMNS} FROM projects WHERE coordinator_id = $1 ORDER BY name, id");
     let rows: Vec<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))

@@ -5,7 +5,7 @@ use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 
 /// Shortest password accepted.
 pub const MIN_LENGTH: usize = 10;
-/// Longest password accepted; longer input only costs hashing time.
+/// Maximum password length; longer input would only cost hashing time.
 pub const MAX_LENGTH: usize = 1024;
 
 /// Checks a new password, returning the message to show next to the field.
@@ -41,7 +41,7 @@ pub fn verify(password: &str, stored: &str) -> bool {
         .is_ok()
 }
 
-/// A hash of a random password, used to spend the same time on unknown usernames.
+/// Hashes a random password, for spending the same time on unknown usernames.
 pub fn dummy_hash() -> String {
     hash(&crate::crypto::random_token(32))
 }

@@ -16,7 +16,7 @@ pub struct ProjectConfig {
     pub short_description: String,
     /// At most 10,000 characters.
     pub long_description: String,
-    /// What the project adds to members' accounts; empty when it adds nothing.
+    /// Description of the data the project adds to members' accounts; empty when none.
     pub returned_data_description: String,
     /// Open for enrollment. Members of an inactive project keep their access.
     pub active: bool,
@@ -31,7 +31,7 @@ pub struct ProjectConfig {
     pub erasure_supported: bool,
     pub deauth_email_notification: bool,
     pub require_pkce: bool,
-    /// Ids of the projects whose data this project asks members to share.
+    /// Ids of the projects whose data this project requests members to share.
     pub requested_sources: Vec<i64>,
 }
 
@@ -41,10 +41,10 @@ pub const CLIENT_ID_LENGTH: usize = 40;
 pub const CLIENT_SECRET_LENGTH: usize = 64;
 /// Length of master access tokens.
 pub const MASTER_TOKEN_LENGTH: usize = 64;
-/// Longest slug; longer names are cut at a word boundary.
+/// Maximum slug length; longer names are cut at a word boundary.
 pub const MAX_SLUG_LENGTH: usize = 50;
 
-/// The URL slug for a project name: lowercase ASCII letters and digits separated by
+/// Makes the URL slug for a project name: lowercase ASCII letters and digits separated by
 /// single hyphens, at most [`MAX_SLUG_LENGTH`] characters, `project` when the name
 /// has no ASCII letter or digit. The slug is fixed at creation.
 pub fn slugify(name: &str) -> String {
@@ -71,7 +71,7 @@ pub fn slugify(name: &str) -> String {
     }
 }
 
-/// The `n`-th candidate slug: the base itself, then `base-2`, `base-3`, …
+/// Returns the `n`-th candidate slug: the base itself, then `base-2`, `base-3`, …
 pub fn slug_candidate(base: &str, n: u32) -> String {
     if n <= 1 {
         base.to_string()
@@ -80,7 +80,7 @@ pub fn slug_candidate(base: &str, n: u32) -> String {
     }
 }
 
-/// The label the Open Humans API uses for a project as a data source.
+/// Returns the label the Open Humans API uses for a project as a data source.
 pub fn id_label(project_id: i64) -> String {
     format!("direct-sharing-{project_id}")
 }

@@ -1,4 +1,4 @@
-//! How pages fail. Each variant says which status it becomes; internal details go to
+//! Page errors. Each variant documents the status it becomes. Internal details go to
 //! the log (through the request-logging middleware), never to the visitor.
 
 use askama::Template;

@@ -15,7 +15,7 @@ tokio::task_local! {
     static REQUEST_ID: String;
 }
 
-/// The id of the request being handled, or `-` outside a request.
+/// Returns the id of the request being handled, or `-` outside a request.
 pub fn current_request_id() -> String {
     REQUEST_ID
         .try_with(Clone::clone)
@@ -69,7 +69,7 @@ pub async fn log_request(request: Request, next: Next) -> Response {
 }
 
 /// Adds the security headers every response carries. Responses that set no
-/// `Cache-Control` get `no-store`, because pages and API answers carry personal data
+/// `Cache-Control` get `no-store`, because pages and API responses carry personal data
 /// or credentials; static assets set their own.
 pub async fn security_headers(
     State(state): State<AppState>,
@@ -110,7 +110,7 @@ pub async fn security_headers(
 /// Rejects state-changing requests to pages that a browser sent from another site.
 ///
 /// Browsers mark every request with `Sec-Fetch-Site`, and older ones send `Origin`
-/// on cross-origin POSTs; a request with neither did not come from a browser page, so
+/// on cross-origin POSTs. A request with neither did not come from a browser page, so
 /// it cannot be a cross-site forgery. Together with `SameSite=Lax` session cookies
 /// this protects every form without a per-form token. Paths that take bearer
 /// credentials instead of cookies (the API, the token endpoint, signed upload URLs)
@@ -169,7 +169,7 @@ fn cross_site_reason(headers: &HeaderMap, public_url: &str) -> Option<&'static s
     }
 }
 
-/// Answers 404 for paths no route matches.
+/// Responds 404 to paths no route matches.
 pub async fn not_found() -> impl IntoResponse {
     super::error::PageError::NotFound
 }

@@ -6,7 +6,7 @@ use axum::response::IntoResponse;
 
 use crate::app::AppState;
 
-/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+/// `GET /healthz`: 200 when the database responds, 503 otherwise.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     if state.db.ping().await {
         (StatusCode::OK, "ok\n")

@@ -197,7 +197,7 @@ pub async fn end_session(
     Ok(HeaderValue::from_str(&cookie).expect("the cookie name is ASCII"))
 }
 
-/// A redirect that shows `message` on the page it leads to.
+/// Redirects to `to` and shows `message` on that page.
 pub fn redirect_with_flash(state: &AppState, to: &str, kind: FlashKind, message: &str) -> Response {
     let kind_name = match kind {
         FlashKind::Success => "s",
@@ -293,7 +293,7 @@ impl FromRequestParts<AppState> for AdminMember {
     }
 }
 
-/// What the shared layout needs: the site name, who is logged in, a flash message.
+/// Data for the shared layout: the site name, the logged-in member, a flash message.
 #[derive(Debug, Clone)]
 pub struct PageContext {
     pub site_name: String,

@@ -27,7 +27,7 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// to the one-hour cap.
 const EMAIL_MAX_ATTEMPTS: i64 = 12;
 
-/// Why a job attempt failed.
+/// Failure of one job attempt.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// Worth another attempt later (a server was down, a timeout).

@@ -1,8 +1,8 @@
 //! Outgoing email: SMTP in production, `.eml` files in a local outbox in development.
 //!
-//! Nothing sends mail directly from a request: callers queue an [`Email`] with
-//! [`crate::jobs::enqueue_email`] and a job worker hands it to the [`Mailer`], so a
-//! slow or failing mail server never fails a page and no email is lost on a crash.
+//! Nothing sends mail directly from a request. Callers queue an [`Email`] with
+//! [`crate::jobs::enqueue_email`] and a job worker hands it to the [`Mailer`]. So a
+//! slow or failing mail server never fails a page, and a crash loses no email.
 
 use std::path::PathBuf;
 
@@ -24,7 +24,7 @@ pub struct Email {
     pub message_id: String,
 }
 
-/// Where emails go.
+/// Destination of outgoing email.
 #[derive(Clone)]
 pub enum Mailer {
     Smtp {
@@ -110,7 +110,7 @@ pub fn parse_mailbox(value: &str) -> anyhow::Result<Mailbox> {
         .with_context(|| format!("{value:?} is not a valid email address"))
 }
 
-/// A new `Message-ID` value in the sender's domain, e.g. `<8f3a…@example.org>`.
+/// Makes a new `Message-ID` value in the sender's domain, e.g. `<8f3a…@example.org>`.
 pub fn new_message_id(from: &str) -> String {
     let domain = parse_mailbox(from)
         .map(|mailbox| mailbox.email.domain().to_string())
