@@ -77,6 +77,9 @@ fn email_link_limit(state: &AppState) -> Limit {
 }
 
 /// Checks a rate limit, turning an exhausted one into a 429 page with `Retry-After`.
+///
+/// NOTE: the check and the later `record` are separate statements, so requests in
+/// flight at the same moment can each pass and exceed the limit by their number.
 async fn enforce_limit(
     state: &AppState,
     bucket: &str,
