@@ -98,6 +98,19 @@ pub async fn find_by_login(db: &Db, login: &str) -> sqlx::Result<Option<Member>>
 /// Inserts a member. Uniqueness of username and email (ignoring case) is enforced by
 /// the database, so two signups racing for one name cannot both succeed.
 pub async fn insert(db: &Db, new: &NewMember<'_>, now: Micros) -> Result<i64, CreateMemberError> {
+    insert_with(&db.pool, new, now).await
+}
+
+/// Inserts a member through `executor`, e.g. inside the transaction that also queues
+/// the address confirmation email. Uniqueness is enforced as in [`insert`].
+pub async fn insert_with<'c, E>(
+    executor: E,
+    new: &NewMember<'_>,
+    now: Micros,
+) -> Result<i64, CreateMemberError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let result: Result<(i64,), sqlx::Error> = sqlx::query_as(
         "INSERT INTO members (username, username_lower, email, email_lower, password_hash, \
          email_verified_at, is_admin, is_active, created_at) \
@@ -111,7 +124,7 @@ pub async fn insert(db: &Db, new: &NewMember<'_>, now: Micros) -> Result<i64, Cr
     .bind(new.email_verified.then_some(now))
     .bind(i64::from(new.is_admin))
     .bind(now)
-    .fetch_one(&db.pool)
+    .fetch_one(executor)
     .await;
     match result {
         Ok((id,)) => Ok(id),
@@ -128,4 +141,63 @@ pub async fn insert(db: &Db, new: &NewMember<'_>, now: Micros) -> Result<i64, Cr
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// True when a member has this username, ignoring case.
+pub async fn username_exists(db: &Db, username: &str) -> sqlx::Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM members WHERE username_lower = $1")
+        .bind(username.to_lowercase())
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Finds a member by email address, ignoring case.
+pub async fn find_by_email(db: &Db, email: &str) -> sqlx::Result<Option<Member>> {
+    let sql = format!("SELECT {COLUMNS} FROM members WHERE email_lower = $1");
+    let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(email.to_lowercase())
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(Member::from))
+}
+
+/// Marks the member's address as verified, if `email` is still their address. Returns
+/// false when the address has changed since the link was sent.
+pub async fn mark_email_verified<'c, E>(
+    executor: E,
+    member_id: i64,
+    email: &str,
+    now: Micros,
+) -> sqlx::Result<bool>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let result = sqlx::query(
+        "UPDATE members SET email_verified_at = COALESCE(email_verified_at, $1) \
+         WHERE id = $2 AND email_lower = $3",
+    )
+    .bind(now)
+    .bind(member_id)
+    .bind(email.to_lowercase())
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Replaces a member's password hash.
+pub async fn update_password_hash<'c, E>(
+    executor: E,
+    member_id: i64,
+    password_hash: &str,
+) -> sqlx::Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query("UPDATE members SET password_hash = $1 WHERE id = $2")
+        .bind(password_hash)
+        .bind(member_id)
+        .execute(executor)
+        .await?;
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! Rules of the domain as plain functions and types: no HTTP and no SQL here.
 
 pub mod forms;
+pub mod member;
 pub mod password;
 pub mod project;

@@ -12,10 +12,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
+use pages::accounts::{confirm_email, login, logout, password_change, password_reset, signup};
 use pages::home;
 
 /// Builds the application's router with its middleware.
@@ -27,7 +28,41 @@ pub fn router(state: AppState) -> Router {
         .route("/static/site.css", get(assets::stylesheet))
         .route("/static/favicon.svg", get(assets::favicon))
         // Public pages.
-        .route("/", get(home::home_page));
+        .route("/", get(home::home_page))
+        // Accounts.
+        .route(
+            "/account/signup/",
+            get(signup::signup_form).post(signup::signup),
+        )
+        .route(
+            "/account/confirm-email/",
+            get(confirm_email::email_sent_page),
+        )
+        .route(
+            "/account/confirm-email/{token}/",
+            get(confirm_email::confirm_email),
+        )
+        .route(
+            "/account/email/resend/",
+            post(confirm_email::resend_confirmation),
+        )
+        .route("/account/login/", get(login::login_form).post(login::login))
+        .route(
+            "/account/logout/",
+            get(logout::logout_page).post(logout::logout),
+        )
+        .route(
+            "/account/password/change/",
+            get(password_change::password_change_form).post(password_change::change_password),
+        )
+        .route(
+            "/account/password/reset/",
+            get(password_reset::password_reset_form).post(password_reset::request_password_reset),
+        )
+        .route(
+            "/account/password/reset/key/{token}/",
+            get(password_reset::new_password_form).post(password_reset::reset_password),
+        );
 
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);
     routes

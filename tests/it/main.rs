@@ -3,5 +3,6 @@
 
 mod support;
 
+mod accounts;
 mod browser;
 mod ops;

@@ -1,0 +1,178 @@
+//! Member accounts: signup, address confirmation, login and logout, password change
+//! and reset. Handlers translate HTTP; the rules live in [`crate::domain::member`] and
+//! [`crate::domain::password`].
+
+pub mod confirm_email;
+pub mod email_texts;
+pub mod form;
+pub mod login;
+pub mod logout;
+pub mod password_change;
+pub mod password_reset;
+pub mod signup;
+
+use std::net::IpAddr;
+
+use anyhow::Context;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::app::AppState;
+use crate::clock::{HOUR, Micros};
+use crate::db::email_tokens::{self, NewEmailToken};
+use crate::db::rate_limits::{self, Limit, RetryAfter};
+use crate::domain::member::EmailTokenPurpose;
+use crate::domain::password;
+use crate::http::error::PageError;
+
+/// Status of a form re-rendered because of invalid input.
+const REJECTED: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+
+/// Hashes a password on the blocking thread pool, because Argon2 spends tens of
+/// milliseconds of CPU that would otherwise stall other requests.
+async fn hash_password(password: &str) -> anyhow::Result<String> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .context("hashing a password")
+}
+
+/// Checks a password against a stored hash on the blocking thread pool.
+async fn verify_password(password: &str, stored: &str) -> anyhow::Result<bool> {
+    let password = password.to_string();
+    let stored = stored.to_string();
+    tokio::task::spawn_blocking(move || password::verify(&password, &stored))
+        .await
+        .context("verifying a password")
+}
+
+/// The part of a client address that rate limits count by. An IPv6 client usually
+/// gets a whole /64, so its limit covers the /64.
+///
+/// NOTE: this is the peer address of the TCP connection. Behind a reverse proxy every
+/// client shares the proxy's address until the server learns to trust a forwarding
+/// header from it.
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let segments = v6.segments();
+                format!(
+                    "{:x}:{:x}:{:x}:{:x}::/64",
+                    segments[0], segments[1], segments[2], segments[3]
+                )
+            }
+        },
+    }
+}
+
+/// Returns the limit on emails of one kind (reset or confirmation links) per account.
+fn email_link_limit(state: &AppState) -> Limit {
+    Limit {
+        max: state.settings.resets_per_account_per_hour,
+        window: HOUR,
+    }
+}
+
+/// Checks a rate limit, turning an exhausted one into a 429 page with `Retry-After`.
+///
+/// NOTE: the check and the later `record` are separate statements, so requests in
+/// flight at the same moment can each pass and exceed the limit by their number.
+async fn enforce_limit(
+    state: &AppState,
+    bucket: &str,
+    limit: Limit,
+    now: Micros,
+    message: &str,
+) -> Result<(), PageError> {
+    match rate_limits::check(&state.db, bucket, limit, now).await? {
+        Ok(()) => Ok(()),
+        Err(RetryAfter(seconds)) => {
+            let minutes = seconds.div_ceil(60);
+            let unit = if minutes == 1 { "minute" } else { "minutes" };
+            Err(PageError::TooManyRequests {
+                retry_after: seconds,
+                message: format!("{message} Try again in {minutes} {unit}."),
+            })
+        }
+    }
+}
+
+/// The recipient of a one-time link.
+struct LinkRecipient<'a> {
+    member_id: i64,
+    username: &'a str,
+    email: &'a str,
+}
+
+/// Creates a one-time link for `recipient` and queues the email that carries it,
+/// both inside `tx`, so the email is sent if and only if the link was stored. The
+/// caller commits and then wakes the job workers.
+async fn send_link(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    state: &AppState,
+    recipient: &LinkRecipient<'_>,
+    purpose: EmailTokenPurpose,
+    now: Micros,
+) -> anyhow::Result<()> {
+    let token = crate::crypto::random_token(43);
+    let token_hash = state.key.hash(purpose.as_str(), &token);
+    let new = NewEmailToken {
+        token_hash: &token_hash,
+        member_id: recipient.member_id,
+        purpose: purpose.as_str(),
+        email: recipient.email,
+        expires_at: now + purpose.lifetime(),
+    };
+    email_tokens::insert(&mut **tx, &new, now)
+        .await
+        .context("storing an email link")?;
+
+    let email = match purpose {
+        EmailTokenPurpose::VerifyEmail => {
+            let link = state.url(&format!("/account/confirm-email/{token}/"));
+            email_texts::confirmation_email(state, recipient.username, recipient.email, &link)
+        }
+        EmailTokenPurpose::PasswordReset => {
+            let link = state.url(&format!("/account/password/reset/key/{token}/"));
+            email_texts::reset_email(state, recipient.username, recipient.email, &link)
+        }
+    };
+    crate::jobs::enqueue_email(&mut **tx, &email, now)
+        .await
+        .context("queueing an email")?;
+    Ok(())
+}
+
+/// Redirects (303) and sets the new session cookie.
+fn redirect_with_session(to: &str, cookie: HeaderValue) -> Response {
+    with_cookie(Redirect::to(to).into_response(), cookie)
+}
+
+fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_key_groups_ipv6_by_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_eq!(address_key(a), "2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn address_key_keeps_ipv4_and_unmaps_ipv6() {
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(v4), "192.0.2.7");
+        assert_eq!(address_key(mapped), "192.0.2.7");
+    }
+}
