@@ -38,6 +38,51 @@ pub async fn check(
     Ok(Err(RetryAfter(seconds.max(1) as u64)))
 }
 
+/// Records one event in `bucket` if the limit allows it, returning the event's id.
+///
+/// The event is inserted first and counted second (with every earlier event of the
+/// window), so requests racing each other cannot all slip under the limit the way a
+/// separate check and record would let them. An event over the limit is deleted again.
+/// NOTE: on PostgreSQL two transactions that insert at the same instant may each miss
+/// the other's uncommitted row, so a burst can still pass the limit by one or two.
+pub async fn acquire(
+    db: &Db,
+    bucket: &str,
+    limit: Limit,
+    now: Micros,
+) -> sqlx::Result<Result<i64, RetryAfter>> {
+    let (id,): (i64,) =
+        sqlx::query_as("INSERT INTO rate_events (bucket, at) VALUES ($1, $2) RETURNING id")
+            .bind(bucket)
+            .bind(now)
+            .fetch_one(&db.pool)
+            .await?;
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM rate_events WHERE bucket = $1 AND at > $2 AND id <= $3",
+    )
+    .bind(bucket)
+    .bind(now - limit.window)
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await?;
+    if count <= i64::from(limit.max) {
+        return Ok(Ok(id));
+    }
+    release(db, id).await?;
+    match check(db, bucket, limit, now).await? {
+        Err(retry_after) => Ok(Err(retry_after)),
+        // Earlier events aged out in between; one second is a safe answer.
+        Ok(()) => Ok(Err(RetryAfter(1))),
+    }
+}
+
+/// Deletes one event recorded by [`acquire`], e.g. when the attempt it counted
+/// turned out to be a successful login.
+pub async fn release(db: &Db, event_id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM rate_events WHERE id = $1").bind(event_id).execute(&db.pool).await?;
+    Ok(())
+}
+
 /// Records one event in `bucket`.
 pub async fn record(db: &Db, bucket: &str, now: Micros) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO rate_events (bucket, at) VALUES ($1, $2)")

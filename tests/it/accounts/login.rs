@@ -255,3 +255,24 @@ async fn empty_login_fields_rejected() {
     assert!(body.contains("id=\"login-error\""), "{body}");
     assert!(body.contains("id=\"password-error\""), "{body}");
 }
+
+#[tokio::test]
+async fn parallel_guesses_share_account_limit() {
+    let app = TestApp::spawn().await;
+    create_member(&app, "alice", "alice@example.org").await;
+
+    let guesses = (0..30).map(|_| {
+        let client = app.new_client();
+        let url = app.url("/account/login/");
+        async move {
+            let fields = [("login", "alice"), ("password", "wrong password")];
+            client.post(url).form(&fields).send().await.unwrap().status().as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+
+    let checked = statuses.iter().filter(|&&status| status == 422).count();
+    let limited = statuses.iter().filter(|&&status| status == 429).count();
+    assert!(checked <= 10, "{checked} passwords were checked: {statuses:?}");
+    assert_eq!(checked + limited, 30, "{statuses:?}");
+}

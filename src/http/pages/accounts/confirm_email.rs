@@ -7,9 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::{LinkRecipient, email_link_limit, enforce_limit, send_link};
+use super::{LinkRecipient, email_link_limit, acquire_limit, send_link};
 use crate::app::AppState;
-use crate::db::{email_tokens, members, rate_limits};
+use crate::db::{email_tokens, members};
 use crate::domain::member::{EmailTokenPurpose, TokenProblem, check_email_token};
 use crate::http::error::PageError;
 use crate::http::session::{CurrentMember, FlashKind, PageContext, redirect_with_flash};
@@ -145,7 +145,7 @@ pub async fn resend_confirmation(
     }
     let now = state.clock.now();
     let bucket = resend_bucket(member.id);
-    enforce_limit(
+    acquire_limit(
         &state,
         &bucket,
         email_link_limit(&state),
@@ -164,7 +164,6 @@ pub async fn resend_confirmation(
     send_link(&mut tx, &state, &recipient, PURPOSE, now).await?;
     tx.commit().await?;
     state.job_signal.notify();
-    rate_limits::record(&state.db, &bucket, now).await?;
 
     Ok(redirect_with_flash(
         &state,

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::form::FormBody;
-use super::{REJECTED, address_key, enforce_limit, redirect_with_session, verify_password};
+use super::{REJECTED, address_key, acquire_limit, redirect_with_session, verify_password};
 use crate::app::AppState;
 use crate::clock::SECOND;
 use crate::db::members;
@@ -107,15 +107,26 @@ pub async fn login(
             },
         ),
     ];
+    // Every attempt counts until it succeeds, so parallel guesses share the limit.
+    let mut attempts = Vec::with_capacity(limits.len());
     for (bucket, limit) in limits {
-        enforce_limit(
+        let attempt = acquire_limit(
             &state,
             bucket,
             limit,
             now,
             "There were too many failed logins. For your security, logging in is paused.",
         )
-        .await?;
+        .await;
+        match attempt {
+            Ok(event) => attempts.push(event),
+            Err(error) => {
+                for event in attempts {
+                    rate_limits::release(&state.db, event).await?;
+                }
+                return Err(error);
+            }
+        }
     }
 
     let stored_hash = match &member {
@@ -124,13 +135,14 @@ pub async fn login(
     };
     let password_matches = verify_password(password, &stored_hash).await?;
     let Some(member) = member.filter(|member| password_matches && member.is_active) else {
-        rate_limits::record(&state.db, &account_bucket, now).await?;
-        rate_limits::record(&state.db, &address_bucket, now).await?;
         tracing::info!("login failed");
         page.form_error = Some(LOGIN_FAILED);
         return Ok((REJECTED, page).into_response());
     };
 
+    for event in attempts {
+        rate_limits::release(&state.db, event).await?;
+    }
     rate_limits::clear(&state.db, &account_bucket).await?;
     let cookie = start_session(&state, member.id, &headers).await?;
     tracing::info!(member.id = member.id, "member logged in");

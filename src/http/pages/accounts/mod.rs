@@ -76,20 +76,22 @@ fn email_link_limit(state: &AppState) -> Limit {
     }
 }
 
-/// Checks a rate limit, turning an exhausted one into a 429 page with `Retry-After`.
-///
-/// NOTE: the check and the later `record` are separate statements, so requests in
-/// flight at the same moment can each pass and exceed the limit by their number.
-async fn enforce_limit(
+/// Counts one attempt against a rate limit, turning an exhausted limit into a 429 page
+/// with `Retry-After`. Returns the recorded event, which the caller may release when
+/// the attempt should not count after all (a correct password, a rejected form).
+async fn acquire_limit(
     state: &AppState,
     bucket: &str,
     limit: Limit,
     now: Micros,
     message: &str,
-) -> Result<(), PageError> {
-    match rate_limits::check(&state.db, bucket, limit, now).await? {
-        Ok(()) => Ok(()),
+) -> Result<i64, PageError> {
+    match rate_limits::acquire(&state.db, bucket, limit, now).await? {
+        Ok(event) => Ok(event),
         Err(RetryAfter(seconds)) => {
+            // Buckets name accounts and addresses; only their kind goes to the log.
+            let kind = bucket.split(':').next().unwrap_or_default();
+            tracing::warn!(limit = kind, retry_after = seconds, "rate limit reached");
             let minutes = seconds.div_ceil(60);
             let unit = if minutes == 1 { "minute" } else { "minutes" };
             Err(PageError::TooManyRequests {

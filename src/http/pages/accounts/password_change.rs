@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::form::FormBody;
 use super::login::{account_bucket, account_limit};
-use super::{REJECTED, enforce_limit, hash_password, verify_password, with_cookie};
+use super::{REJECTED, acquire_limit, hash_password, verify_password, with_cookie};
 use crate::app::AppState;
 use crate::db::{email_tokens, members, rate_limits, sessions};
 use crate::domain::forms::FieldErrors;
@@ -52,7 +52,7 @@ pub async fn change_password(
     let confirmation = form.required("new_password_confirmation")?;
     let now = state.clock.now();
     let bucket = account_bucket(member.id);
-    enforce_limit(
+    let attempt = acquire_limit(
         &state,
         &bucket,
         account_limit(&state),
@@ -66,8 +66,9 @@ pub async fn change_password(
         ctx,
         errors: FieldErrors::new(),
     };
-    if !verify_password(current, &member.password_hash).await? {
-        rate_limits::record(&state.db, &bucket, now).await?;
+    if verify_password(current, &member.password_hash).await? {
+        rate_limits::release(&state.db, attempt).await?;
+    } else {
         page.errors
             .add("current_password", "The current password is not correct.");
     }

@@ -13,12 +13,12 @@ use axum::response::{IntoResponse, Response};
 use super::confirm_email::LinkInvalidPage;
 use super::form::FormBody;
 use super::{
-    LinkRecipient, REJECTED, email_link_limit, enforce_limit, hash_password, send_link, with_cookie,
+    LinkRecipient, REJECTED, email_link_limit, acquire_limit, hash_password, send_link, with_cookie,
 };
 use crate::app::AppState;
 use crate::db::email_tokens;
 use crate::db::members::{self, Member};
-use crate::db::{rate_limits, sessions};
+use crate::db::sessions;
 use crate::domain::forms::FieldErrors;
 use crate::domain::member::{EmailTokenPurpose, TokenProblem, check_email_token, validate_email};
 use crate::domain::password;
@@ -82,7 +82,7 @@ pub async fn request_password_reset(
         "password-reset:email:{}",
         state.key.hash("reset-rate-limit", &email.to_lowercase())
     );
-    enforce_limit(
+    acquire_limit(
         &state,
         &bucket,
         email_link_limit(&state),
@@ -91,7 +91,6 @@ pub async fn request_password_reset(
          your inbox and spam folder for them.",
     )
     .await?;
-    rate_limits::record(&state.db, &bucket, now).await?;
 
     let member = members::find_by_email(&state.db, &email).await?;
     if let Some(member) = member.filter(|member| member.is_active) {

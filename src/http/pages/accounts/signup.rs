@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::form::FormBody;
 use super::{
-    LinkRecipient, REJECTED, address_key, enforce_limit, hash_password, redirect_with_session,
+    LinkRecipient, REJECTED, address_key, acquire_limit, hash_password, redirect_with_session,
     send_link,
 };
 use crate::app::AppState;
@@ -70,7 +70,7 @@ pub async fn signup(
         max: state.settings.signups_per_address_per_hour,
         window: HOUR,
     };
-    enforce_limit(
+    let attempt = acquire_limit(
         &state,
         &address_bucket,
         limit,
@@ -86,7 +86,7 @@ pub async fn signup(
         email,
     };
     if !page.errors.is_empty() {
-        return Ok((REJECTED, page).into_response());
+        return reject(&state, attempt, page).await;
     }
 
     // Hash before taking the write lock, so other signups do not wait for Argon2.
@@ -103,11 +103,13 @@ pub async fn signup(
         Ok(id) => id,
         Err(CreateMemberError::UsernameTaken) => {
             page.errors.add("username", USERNAME_TAKEN);
-            return Ok((REJECTED, page).into_response());
+            drop(tx);
+            return reject(&state, attempt, page).await;
         }
         Err(CreateMemberError::EmailTaken) => {
             page.errors.add("email", EMAIL_TAKEN);
-            return Ok((REJECTED, page).into_response());
+            drop(tx);
+            return reject(&state, attempt, page).await;
         }
         Err(CreateMemberError::Database(error)) => return Err(error.into()),
     };
@@ -129,12 +131,18 @@ pub async fn signup(
     tracing::info!(member.id = member_id, "member signed up");
 
     // The confirmation email counts toward the member's limit on such emails.
-    rate_limits::record(&state.db, &address_bucket, now).await?;
     let resend_bucket = super::confirm_email::resend_bucket(member_id);
     rate_limits::record(&state.db, &resend_bucket, now).await?;
 
     let cookie = start_session(&state, member_id, &headers).await?;
     Ok(redirect_with_session("/account/confirm-email/", cookie))
+}
+
+/// Re-renders a rejected signup form. Only accounts actually created count toward
+/// the per-address limit, so the attempt is released.
+async fn reject(state: &AppState, attempt: i64, page: SignupPage) -> Result<Response, PageError> {
+    rate_limits::release(&state.db, attempt).await?;
+    Ok((REJECTED, page).into_response())
 }
 
 /// Checks every field, returning the messages to show next to them.
