@@ -3,4 +3,7 @@
 
 mod support;
 
+mod binary;
+mod jobs;
+mod mail;
 mod ops;
