@@ -245,3 +245,33 @@ pub async fn queue_stats(db: &Db, now: Micros) -> sqlx::Result<(i64, Micros)> {
     .await?;
     Ok((depth, oldest.map(|at| now - at).unwrap_or(0)))
 }
+
+/// A job as operators see it: everything but the payload, which can carry personal
+/// data and, until an email is sent, its one-time links.
+#[derive(Debug, Clone, FromRow)]
+pub struct JobSummary {
+    pub id: i64,
+    pub kind: String,
+    pub state: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_at: Micros,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<Micros>,
+    pub last_error: Option<String>,
+    pub created_at: Micros,
+    pub finished_at: Option<Micros>,
+}
+
+/// Lists up to `limit` jobs, newest first, optionally only those in `state`.
+pub async fn list(db: &Db, state: Option<&str>, limit: i64) -> sqlx::Result<Vec<JobSummary>> {
+    sqlx::query_as(
+        "SELECT id, kind, state, attempts, max_attempts, run_at, locked_by, locked_until, \
+         last_error, created_at, finished_at FROM jobs \
+         WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC LIMIT $2",
+    )
+    .bind(state)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+}

@@ -223,13 +223,13 @@ async fn json_logs_have_one_line_per_request() {
     let stderr = server.process.stderr();
     assert!(
         !stdout.contains(SECRET),
-        "a secret reached the log:\n{stdout}"
+        "a secret reached stdout:\n{stdout}"
     );
     assert!(
         !stderr.contains(SECRET),
-        "a secret reached stderr:\n{stderr}"
+        "a secret reached the log:\n{stderr}"
     );
-    let lines: Vec<serde_json::Value> = stdout
+    let lines: Vec<serde_json::Value> = stderr
         .lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{line:?}: {error}")))
@@ -405,7 +405,7 @@ async fn sigterm_leaves_stuck_job_to_its_lease() {
         "exit status {status}: {}",
         server.process.output()
     );
-    assert!(server.process.stdout().contains("did not finish in time"));
+    assert!(server.process.stderr().contains("did not finish in time"));
     let (state, locked_until): (String, Option<i64>) =
         sqlx::query_as("SELECT state, locked_until FROM jobs WHERE id = $1")
             .bind(id)
@@ -414,4 +414,61 @@ async fn sigterm_leaves_stuck_job_to_its_lease() {
             .unwrap();
     assert_eq!(state, "running", "the job is left for another instance");
     assert!(locked_until.is_some_and(|until| until > Clock::default().now()));
+}
+
+#[tokio::test]
+async fn jobs_command_lists_without_payloads() {
+    let shared = SharedDatabase::create().await;
+    let db = shared.connect().await;
+    let now = Clock::default().now();
+    let mut queued = email("listed@example.org");
+    queued.body = format!("Your one-time link: https://example.org/reset/{SECRET}\n");
+    let queued_id = enqueue_email(&db.pool, &queued, now).await.unwrap();
+    let failed_id = openhumans::db::jobs::insert(&db.pool, "no_such_kind", "{}", 1, now, now)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE jobs SET state = 'failed', last_error = 'broken' WHERE id = $1")
+        .bind(failed_id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let data_dir = shared.dir.path().to_str().unwrap();
+
+    let output = openhumans(&["jobs", "--data-dir", data_dir, "--state", "queued"])
+        .env("DATABASE_URL", &shared.url)
+        .output()
+        .unwrap();
+
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !stdout.contains(SECRET),
+        "payloads stay out of the listing: {stdout}"
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"));
+    let jobs = listed.as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "only the queued job: {stdout}");
+    assert_eq!(jobs[0]["id"], queued_id);
+    assert_eq!(jobs[0]["kind"], "send_email");
+    assert_eq!(jobs[0]["state"], "queued");
+    assert!(jobs[0].get("payload").is_none());
+
+    let all = openhumans(&["jobs", "--data-dir", data_dir])
+        .env("DATABASE_URL", &shared.url)
+        .output()
+        .unwrap();
+    assert!(
+        all.status.success(),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert_eq!(listed[0]["id"], failed_id, "newest first");
+    assert_eq!(listed[0]["last_error"], "broken");
+    assert_eq!(listed.as_array().unwrap().len(), 2);
 }
