@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -102,13 +103,33 @@ pub async fn serve(
     .await
     .context("serving HTTP")?;
 
+    // Workers finish the job in hand. One stuck longer than the grace period (a mail
+    // server that never responds) is abandoned: its lease expires and another
+    // instance runs the job again.
     let _ = stop_workers.send(true);
-    for worker in workers {
-        let _ = worker.await;
-    }
     let _ = cleanup.await;
+    let mut workers = workers;
+    let finished = tokio::time::timeout(WORKER_SHUTDOWN_GRACE, async {
+        for worker in &mut workers {
+            let _ = worker.await;
+        }
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!(
+            grace_s = WORKER_SHUTDOWN_GRACE.as_secs(),
+            "job workers did not finish in time; their jobs will run again once their leases expire"
+        );
+        for worker in &workers {
+            worker.abort();
+        }
+    }
+    tracing::info!("job workers stopped");
     Ok(())
 }
+
+/// How long shutdown waits for job workers to finish the jobs in hand.
+pub const WORKER_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Completes on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {

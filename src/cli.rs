@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::admin::AdminCommand;
@@ -29,6 +30,15 @@ pub enum Command {
     /// Operator tasks; each prints JSON.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// List background jobs, newest first, as JSON (payloads are not shown).
+    Jobs {
+        /// Only jobs in this state.
+        #[arg(long, value_parser = ["queued", "running", "done", "failed"])]
+        state: Option<String>,
+        /// Maximum number of jobs listed.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 /// Parses the command line and runs the chosen command.
@@ -78,9 +88,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::json!({ "migrated": true }));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Jobs { state, limit } => {
+            let state_filter = state;
+            let app = AppState::build(cli.settings, Clock::default()).await?;
+            let jobs = crate::db::jobs::list(&app.db, state_filter.as_deref(), limit)
+                .await
+                .context("listing jobs")?;
+            println!("{}", serde_json::to_string_pretty(&jobs_json(&jobs))?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Admin(command) => {
             let state = AppState::build(cli.settings, Clock::default()).await?;
             crate::admin::run(&state, command).await
         }
     }
+}
+
+/// Formats jobs for `openhumans jobs`, with ISO 8601 timestamps.
+fn jobs_json(jobs: &[crate::db::jobs::JobSummary]) -> serde_json::Value {
+    use crate::clock::iso8601;
+
+    jobs.iter()
+        .map(|job| {
+            serde_json::json!({
+                "id": job.id,
+                "kind": job.kind,
+                "state": job.state,
+                "attempts": job.attempts,
+                "max_attempts": job.max_attempts,
+                "run_at": iso8601(job.run_at),
+                "locked_by": job.locked_by,
+                "locked_until": job.locked_until.map(iso8601),
+                "last_error": job.last_error,
+                "created_at": iso8601(job.created_at),
+                "finished_at": job.finished_at.map(iso8601),
+            })
+        })
+        .collect()
 }

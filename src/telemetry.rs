@@ -8,9 +8,12 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// Installs the global log subscriber; `RUST_LOG` overrides the default `info` level.
+/// Logs go to standard error, so the JSON that commands print on standard output
+/// stays parsable.
 pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(filter)
         .with_target(false);
     let result = match format {

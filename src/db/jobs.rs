@@ -51,7 +51,26 @@ where
     Ok(id)
 }
 
+/// Error recorded on an attempt whose worker stopped, or stalled, past its lease.
+pub const LEASE_EXPIRED: &str =
+    "the lease expired before the attempt finished: the worker stopped or stalled";
+
+/// The result of one claim: the job now leased, and jobs failed along the way.
+#[derive(Debug, Default)]
+pub struct Claim {
+    /// The job now leased to the caller, if one was due.
+    pub job: Option<ClaimedJob>,
+    /// Ids of jobs marked failed because their lease expired during their last
+    /// allowed attempt.
+    pub exhausted: Vec<i64>,
+}
+
 /// Claims the runnable job that is due first, if any, and records the attempt.
+///
+/// A `running` job whose lease expired is runnable again: its worker died or stalled.
+/// Its unfinished attempt is recorded as failed with [`LEASE_EXPIRED`], and when that
+/// was its last allowed attempt the job is marked failed instead of being claimed, so
+/// a job that crashes its worker every time cannot run forever.
 ///
 /// On PostgreSQL `FOR UPDATE SKIP LOCKED` lets workers of every instance claim
 /// different jobs without waiting on each other. On SQLite the claim runs in a
@@ -63,11 +82,34 @@ pub async fn claim(
     lease_token: &str,
     lease_until: Micros,
     now: Micros,
-) -> sqlx::Result<Option<ClaimedJob>> {
+) -> sqlx::Result<Claim> {
     let lock = match db.backend {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
+    let mut tx = db.begin_write().await?;
+
+    // Close the attempts whose lease ran out, then fail the jobs that had no
+    // attempts left.
+    sqlx::query(
+        "UPDATE job_attempts SET finished_at = $1, error = $2 \
+         WHERE finished_at IS NULL AND job_id IN \
+             (SELECT id FROM jobs WHERE state = 'running' AND locked_until < $1)",
+    )
+    .bind(now)
+    .bind(LEASE_EXPIRED)
+    .execute(&mut *tx)
+    .await?;
+    let exhausted: Vec<(i64,)> = sqlx::query_as(
+        "UPDATE jobs SET state = 'failed', finished_at = $1, locked_until = NULL, last_error = $2 \
+         WHERE state = 'running' AND locked_until < $1 AND attempts >= max_attempts \
+         RETURNING id",
+    )
+    .bind(now)
+    .bind(LEASE_EXPIRED)
+    .fetch_all(&mut *tx)
+    .await?;
+
     let sql = format!(
         "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = $1, \
          locked_by = $2, locked_until = $3 \
@@ -77,7 +119,6 @@ pub async fn claim(
              ORDER BY run_at, id LIMIT 1 {lock}) \
          RETURNING id, kind, payload, attempts, max_attempts, lease_token"
     );
-    let mut tx = db.begin_write().await?;
     let job: Option<ClaimedJob> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(lease_token)
         .bind(worker)
@@ -97,11 +138,29 @@ pub async fn claim(
         .await?;
     }
     tx.commit().await?;
-    Ok(job)
+    Ok(Claim {
+        job,
+        exhausted: exhausted.into_iter().map(|(id,)| id).collect(),
+    })
 }
 
-/// Marks a job done. Returns false when the lease was lost to another worker, in
-/// which case nothing is changed.
+/// Moves a running job's lease to `lease_until`. Returns false when the lease was
+/// lost to another worker (or the job already finished), in which case nothing changes.
+pub async fn extend_lease(db: &Db, job: &ClaimedJob, lease_until: Micros) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND lease_token = $3 AND state = 'running'",
+    )
+    .bind(lease_until)
+    .bind(job.id)
+    .bind(&job.lease_token)
+    .execute(&db.pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Marks a job done and records the attempt's end. Returns false when the lease was
+/// lost (another worker claimed the job, or it was failed for lack of attempts), in
+/// which case the job row is left as its new owner set it.
 pub async fn complete(
     db: &Db,
     job: &ClaimedJob,
@@ -111,7 +170,8 @@ pub async fn complete(
     let mut tx = db.begin_write().await?;
     let result = sqlx::query(
         "UPDATE jobs SET state = 'done', finished_at = $1, locked_until = NULL, last_error = NULL, \
-         payload = COALESCE($2, payload) WHERE id = $3 AND lease_token = $4",
+         payload = COALESCE($2, payload) \
+         WHERE id = $3 AND lease_token = $4 AND state = 'running'",
     )
     .bind(now)
     .bind(payload)
@@ -125,7 +185,8 @@ pub async fn complete(
 }
 
 /// Records a failed attempt: the job runs again at `retry_at`, or is marked failed
-/// when `retry_at` is `None`. Returns false when the lease was lost.
+/// when `retry_at` is `None`. Returns false when the lease was lost, in which case the
+/// job row is left unchanged.
 pub async fn fail(
     db: &Db,
     job: &ClaimedJob,
@@ -140,7 +201,8 @@ pub async fn fail(
     };
     let result = sqlx::query(
         "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), finished_at = $3, \
-         locked_until = NULL, last_error = $4 WHERE id = $5 AND lease_token = $6",
+         locked_until = NULL, last_error = $4 \
+         WHERE id = $5 AND lease_token = $6 AND state = 'running'",
     )
     .bind(state)
     .bind(run_at)
@@ -182,4 +244,34 @@ pub async fn queue_stats(db: &Db, now: Micros) -> sqlx::Result<(i64, Micros)> {
     .fetch_one(&db.pool)
     .await?;
     Ok((depth, oldest.map(|at| now - at).unwrap_or(0)))
+}
+
+/// A job as operators see it: everything but the payload, which can carry personal
+/// data and, until an email is sent, its one-time links.
+#[derive(Debug, Clone, FromRow)]
+pub struct JobSummary {
+    pub id: i64,
+    pub kind: String,
+    pub state: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_at: Micros,
+    pub locked_by: Option<String>,
+    pub locked_until: Option<Micros>,
+    pub last_error: Option<String>,
+    pub created_at: Micros,
+    pub finished_at: Option<Micros>,
+}
+
+/// Lists up to `limit` jobs, newest first, optionally only those in `state`.
+pub async fn list(db: &Db, state: Option<&str>, limit: i64) -> sqlx::Result<Vec<JobSummary>> {
+    sqlx::query_as(
+        "SELECT id, kind, state, attempts, max_attempts, run_at, locked_by, locked_until, \
+         last_error, created_at, finished_at FROM jobs \
+         WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC LIMIT $2",
+    )
+    .bind(state)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
 }

@@ -5,8 +5,11 @@
 //! least once, and is retried until it succeeds or runs out of attempts. A worker
 //! that dies mid-job leaves its lease to expire, and then any worker runs it again.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+
+use anyhow::Context;
 
 use rand::Rng;
 use tokio::sync::{Notify, watch};
@@ -82,7 +85,7 @@ async fn run_worker(state: AppState, name: String, mut shutdown: watch::Receiver
             Ok(true) => continue,
             Ok(false) => {}
             Err(error) => {
-                tracing::error!(worker = %name, error = %error, "claiming a job failed");
+                tracing::error!(worker = %name, error = %format!("{error:#}"), "job worker failed, trying again after the poll interval");
             }
         }
         let notified = state.job_signal.0.notified();
@@ -125,21 +128,39 @@ pub async fn clean_up(state: &AppState) -> anyhow::Result<()> {
 }
 
 /// Claims and runs one job. Returns false when no job was due.
+///
+/// While the job runs, its lease is extended every third of the lease length, so a
+/// long job keeps its lease as long as this worker is alive.
 pub async fn run_next_job(state: &AppState, worker: &str) -> anyhow::Result<bool> {
     let now = state.clock.now();
-    let lease = state.settings.job_lease().as_micros() as Micros;
     let token = crate::crypto::random_token(24);
-    let Some(job) = queue::claim(&state.db, worker, &token, now + lease, now).await? else {
+    let claim = queue::claim(&state.db, worker, &token, now + lease_length(state), now)
+        .await
+        .context("claiming a job")?;
+    for id in &claim.exhausted {
+        tracing::error!(
+            job.id = id,
+            worker,
+            error = queue::LEASE_EXPIRED,
+            "job failed for good: its lease expired during its last attempt"
+        );
+    }
+    let Some(job) = claim.job else {
         return Ok(false);
     };
+
     let started = std::time::Instant::now();
-    let outcome = run_job(state, &job).await;
+    let outcome = tokio::select! {
+        outcome = run_job(state, &job) => outcome,
+        never = keep_lease(state, &job, worker) => match never {},
+    };
+
     let now = state.clock.now();
     let kept = match outcome {
         Ok(scrubbed) => {
             tracing::info!(job.id = job.id, job.kind = %job.kind, attempt = job.attempts,
                 duration_ms = started.elapsed().as_millis() as u64, "job done");
-            queue::complete(&state.db, &job, scrubbed.as_deref(), now).await?
+            queue::complete(&state.db, &job, scrubbed.as_deref(), now).await
         }
         Err(error) => {
             let retry_at = match &error {
@@ -149,24 +170,59 @@ pub async fn run_next_job(state: &AppState, worker: &str) -> anyhow::Result<bool
                 _ => None,
             };
             let message = error.to_string();
-            if retry_at.is_some() {
-                tracing::warn!(job.id = job.id, job.kind = %job.kind, attempt = job.attempts,
-                    error = %message, "job failed, will retry");
-            } else {
-                tracing::error!(job.id = job.id, job.kind = %job.kind, attempt = job.attempts,
-                    error = %message, "job failed for good");
+            match retry_at {
+                Some(at) => tracing::warn!(job.id = job.id, job.kind = %job.kind,
+                    attempt = job.attempts, max_attempts = job.max_attempts,
+                    retry_in_s = (at - now) / SECOND, error = %message, "job failed, will retry"),
+                None => tracing::error!(job.id = job.id, job.kind = %job.kind,
+                    attempt = job.attempts, max_attempts = job.max_attempts,
+                    error = %message, "job failed for good"),
             }
-            queue::fail(&state.db, &job, &message, retry_at, now).await?
+            queue::fail(&state.db, &job, &message, retry_at, now).await
         }
-    };
+    }
+    .with_context(|| format!("recording the outcome of job {}", job.id))?;
     if !kept {
         tracing::warn!(
             job.id = job.id,
             worker,
-            "job lease expired before the job finished"
+            "job lease expired before the job finished; its result was not recorded"
         );
     }
     Ok(true)
+}
+
+/// Returns the lease length a claim or a heartbeat grants, in microseconds.
+fn lease_length(state: &AppState) -> Micros {
+    state.settings.job_lease().as_micros() as Micros
+}
+
+/// Extends the job's lease every third of the lease length until the caller drops
+/// this future. A failed extension is retried a period later. After a lost lease it
+/// stops extending and waits to be dropped.
+async fn keep_lease(state: &AppState, job: &ClaimedJob, worker: &str) -> Infallible {
+    let every = (state.settings.job_lease() / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::time::sleep(every).await;
+        let until = state.clock.now() + lease_length(state);
+        match queue::extend_lease(&state.db, job, until).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    job.id = job.id,
+                    worker,
+                    "job lease was taken over by another worker; no longer extending it"
+                );
+                break;
+            }
+            Err(error) => {
+                // The next period retries, because a lease extended on time still covers it.
+                tracing::warn!(job.id = job.id, worker, error = %error,
+                    "extending a job lease failed");
+            }
+        }
+    }
+    std::future::pending().await
 }
 
 /// Runs one job; on success returns the payload to keep, when it must be scrubbed.

@@ -4,5 +4,8 @@
 mod support;
 
 mod accounts;
+mod binary;
 mod browser;
+mod jobs;
+mod mail;
 mod ops;

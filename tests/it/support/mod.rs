@@ -10,6 +10,8 @@
 pub mod browser;
 pub mod fixtures;
 pub mod mail;
+pub mod process;
+pub mod smtp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +44,7 @@ type Configure = Box<dyn FnOnce(&mut Settings) + Send>;
 /// Builds a [`TestApp`] with changed settings.
 pub struct TestAppBuilder {
     configure: Vec<Configure>,
+    shared: Option<(PathBuf, String)>,
 }
 
 impl TestApp {
@@ -52,6 +55,7 @@ impl TestApp {
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             configure: Vec::new(),
+            shared: None,
         }
     }
 
@@ -93,17 +97,29 @@ impl TestAppBuilder {
         self
     }
 
+    /// Uses the data directory and database of `shared` instead of new ones, so
+    /// several apps (or an app and a child process) work on the same queue.
+    pub fn shared(mut self, shared: &SharedDatabase) -> Self {
+        self.shared = Some((shared.dir.path().to_path_buf(), shared.url.clone()));
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let dir = tempfile::tempdir().expect("creating a temporary directory");
         let mut settings = Settings::with_data_dir(dir.path());
         settings.secret_key = Some("test-secret-key-0123456789abcdefghijklmnop".to_string());
-        let postgres_database = match postgres_admin_url() {
-            Some(admin_url) => {
+        let postgres_database = match (&self.shared, postgres_admin_url()) {
+            (Some((data_dir, url)), _) => {
+                settings.data_dir = data_dir.clone();
+                settings.database_url = Some(url.clone());
+                None
+            }
+            (None, Some(admin_url)) => {
                 let (url, name) = create_postgres_database(&admin_url).await;
                 settings.database_url = Some(url);
                 Some((admin_url, name))
             }
-            None => None,
+            (None, None) => None,
         };
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -145,6 +161,61 @@ impl Drop for TestApp {
         if let Some((admin_url, name)) = self.postgres_database.take() {
             // Drop runs outside async code, so a short-lived runtime on its own thread
             // removes the database; FORCE ends the app's remaining connections.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(drop_postgres_database(&admin_url, &name));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// A data directory and a database that outlive the apps using them: a SQLite file in
+/// the directory, or a PostgreSQL database of its own when the tests run on
+/// PostgreSQL. Dropping it removes both.
+pub struct SharedDatabase {
+    pub dir: TempDir,
+    pub url: String,
+    postgres_database: Option<(String, String)>,
+}
+
+impl SharedDatabase {
+    pub async fn create() -> SharedDatabase {
+        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        match postgres_admin_url() {
+            Some(admin_url) => {
+                let (url, name) = create_postgres_database(&admin_url).await;
+                SharedDatabase {
+                    dir,
+                    url,
+                    postgres_database: Some((admin_url, name)),
+                }
+            }
+            None => SharedDatabase {
+                url: format!("sqlite://{}", dir.path().join("openhumans.db").display()),
+                dir,
+                postgres_database: None,
+            },
+        }
+    }
+
+    /// Connects to the database and applies migrations.
+    pub async fn connect(&self) -> openhumans::db::Db {
+        let db = openhumans::db::Db::connect(&self.url)
+            .await
+            .expect("connecting to the shared database");
+        db.migrate().await.expect("migrating the shared database");
+        db
+    }
+}
+
+impl Drop for SharedDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.postgres_database.take() {
             let _ = std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
