@@ -1,5 +1,11 @@
 //! OAuth2 data request projects: their configuration and the rules on it.
 
+mod input;
+
+pub use input::{
+    MAX_REDIRECT_URIS, ProjectInput, is_valid_email, validate, validate_webhook_secret,
+};
+
 /// Everything a coordinator configures on a project, after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectConfig {
