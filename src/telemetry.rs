@@ -8,10 +8,13 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// Installs the global log subscriber; `RUST_LOG` overrides the default `info` level.
+/// Logs go to standard error, so the JSON that `admin` commands print on standard
+/// output stays parseable.
 pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_target(false);
     let result = match format {
         LogFormat::Text => builder.try_init(),
