@@ -268,7 +268,7 @@ enum RedirectUrls {
 }
 
 impl ProjectFile {
-    /// The form input these values stand for; `source_ids` replaces the slugs of
+    /// Converts the file into form input. `source_ids` replaces the slugs of
     /// `requested_sources`.
     fn into_input(self, source_ids: Vec<String>) -> ProjectInput {
         let flag = |value: Option<bool>| value.map(|flag| flag.to_string()).unwrap_or_default();

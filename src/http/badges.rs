@@ -1,8 +1,8 @@
 //! Project badge images: checking an upload, storing it, and serving it back.
 //!
 //! A badge is accepted only when the `image` crate decodes it as the PNG, JPEG or WebP
-//! image its name and content type claim, within size, dimension and memory limits, so
-//! a script or SVG renamed to `.png` is never stored or served. Badges are public:
+//! image that its name and content type claim, within size, dimension and memory limits.
+//! A script or SVG renamed to `.png` is therefore never stored or served. Badges are public:
 //! member profiles and project lists show them to everyone.
 
 use std::io::Cursor;

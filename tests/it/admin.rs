@@ -21,7 +21,7 @@ impl Outcome {
             .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {}", self.stdout))
     }
 
-    /// The JSON error object printed on standard error.
+    /// Parses the JSON error object printed on standard error.
     fn error(&self) -> Value {
         let line = self
             .stderr
@@ -68,7 +68,7 @@ async fn admin(app: &TestApp, args: &[&str], password: Option<&str>, stdin: &str
     }
 }
 
-/// A project file with every required key.
+/// Builds a project file with every required key.
 fn project_json(name: &str) -> Value {
     json!({
         "name": name,
@@ -354,7 +354,9 @@ async fn create_project_prints_credentials() {
         vec!["https://example.org/cb", "com.example.app:/cb"]
     );
     assert_eq!(config.webhook_secret.as_deref(), Some("sixteen-chars-ok"));
-    assert!(config.require_pkce && config.erasure_supported && config.deauth_email_notification);
+    assert!(config.require_pkce);
+    assert!(config.erasure_supported);
+    assert!(config.deauth_email_notification);
 
     let client = fixtures::logged_in_client(&app, member.id).await;
     let page = client

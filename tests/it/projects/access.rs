@@ -3,7 +3,7 @@
 use super::{post_form, valid_fields};
 use crate::support::{TestApp, fixtures};
 
-/// Every page and action of one project, as (method, path).
+/// Lists every page and action of one project, as (method, path).
 fn project_paths(slug: &str) -> Vec<(&'static str, String)> {
     vec![
         ("GET", format!("/direct-sharing/projects/oauth2/{slug}/")),

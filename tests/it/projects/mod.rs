@@ -14,7 +14,7 @@ use crate::support::TestApp;
 
 pub const CREATE_PATH: &str = "/direct-sharing/projects/oauth2/create/";
 
-/// Every field of the project form with a valid value, keyed by input name.
+/// Returns every field of the project form with a valid value, keyed by input name.
 pub fn valid_fields(name: &str) -> Vec<(&'static str, String)> {
     [
         ("is_study", "true"),
@@ -53,7 +53,7 @@ pub fn set(fields: &mut Vec<(&'static str, String)>, field: &'static str, value:
     fields.push((field, value.to_string()));
 }
 
-/// A multipart form from `fields`, plus a badge part when given.
+/// Builds a multipart form from `fields`, plus a badge part when given.
 pub fn multipart(fields: &[(&'static str, String)], badge: Option<Part>) -> Form {
     let mut form = Form::new();
     for (key, value) in fields {
@@ -81,12 +81,12 @@ pub async fn post_form(
         .unwrap()
 }
 
-/// The `Location` of a redirect.
+/// Returns the `Location` of a redirect.
 pub fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
-/// The text of the element with `id`, such as the one-time secret's `<code>`.
+/// Returns the text of the element with `id`, such as the one-time secret's `<code>`.
 pub fn element_text(body: &str, id: &str) -> Option<String> {
     let start = body.find(&format!("id=\"{id}\">"))? + id.len() + 6;
     let end = body[start..].find('<')? + start;
@@ -108,7 +108,7 @@ pub async fn project_count(app: &TestApp) -> i64 {
     count
 }
 
-/// A PNG image of `width` × `height` pixels of random noise, which does not compress.
+/// Encodes a PNG of `width` × `height` pixels of random noise, which does not compress.
 pub fn png(width: u32, height: u32) -> Vec<u8> {
     use rand::RngCore;
 

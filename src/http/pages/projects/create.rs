@@ -78,7 +78,7 @@ pub async fn create_project(
     );
 
     // The badge's key contains the project id, so it is stored only now. A storage
-    // failure leaves a usable project without a badge, and the coordinator is told.
+    // failure leaves a usable project without a badge, and the flash message says so.
     let mut message = "Project created. Copy the client secret below now: it is shown only \
                        once."
         .to_string();

@@ -121,7 +121,7 @@ pub async fn project_detail_page(
         .render()
         .map_err(|error| anyhow::Error::new(error).context("rendering the project page"))?;
     let mut response = (StatusCode::OK, Html(body)).into_response();
-    // The credential has been shown; the browser forgets it with this response.
+    // The credential is on this page, so this response deletes the cookie that carried it.
     if shown {
         reveal::clear(&state, &mut response);
     }

@@ -36,7 +36,7 @@ pub struct UploadedFile {
     pub too_large: bool,
 }
 
-/// What the project form sent.
+/// The values a project form submitted.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectSubmission {
     pub input: ProjectInput,
@@ -45,8 +45,8 @@ pub struct ProjectSubmission {
     pub remove_badge: bool,
 }
 
-/// Reads the form's `multipart/form-data` body. A malformed body is answered with a
-/// 400 page (413 when it exceeds [`FORM_BODY_LIMIT`]) that says what was wrong.
+/// Reads the form's `multipart/form-data` body. A malformed body gets a 400 page (413
+/// when it exceeds [`FORM_BODY_LIMIT`]) that states what was wrong.
 pub async fn read_submission(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<ProjectSubmission, Response> {
@@ -265,8 +265,8 @@ pub struct ProjectFormPage {
     pub sources: Vec<SourceOption>,
     /// The current badge's path, on the edit form.
     pub badge_path: Option<String>,
-    /// True when the rejected submission included a badge file, which browsers cannot
-    /// keep selected, so the page asks for it again.
+    /// True when the rejected submission included a badge file. Browsers cannot keep a
+    /// file selected, so the page requests it again.
     pub badge_dropped: bool,
 }
 

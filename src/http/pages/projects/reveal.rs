@@ -1,7 +1,7 @@
 //! Showing a new credential exactly once.
 //!
-//! A client secret or master token exists in plain text only in the response that
-//! creates it, because the database keeps a keyed hash. The create and rotate actions
+//! The server has a client secret or master token in plain text only while creating it,
+//! because the database keeps a keyed hash. The create and rotate actions
 //! answer with a 303 to the detail page (so reloading does not submit again), and the
 //! new value travels to that page in a short-lived cookie: signed with the server key,
 //! `HttpOnly`, `SameSite=Strict`, valid five minutes, bound to one project. The detail
