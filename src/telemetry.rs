@@ -15,6 +15,7 @@ pub fn init_logging(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_target(false);
     let result = match format {
         LogFormat::Text => builder.try_init(),

@@ -6,8 +6,8 @@ use super::{Db, flag, is_unique_violation};
 use crate::clock::{DAY, Micros};
 use crate::crypto::{ServerKey, random_token};
 use crate::domain::project::{
-    CLIENT_ID_LENGTH, CLIENT_SECRET_LENGTH, MASTER_TOKEN_LENGTH, ProjectConfig, slug_candidate,
-    slugify,
+    CLIENT_ID_LENGTH, CLIENT_SECRET_LENGTH, MASTER_TOKEN_LENGTH, ProjectConfig, is_reserved_slug,
+    slug_candidate, slugify,
 };
 
 /// Purpose strings for keyed hashes of project credentials.
@@ -134,8 +134,8 @@ pub struct CreatedProject {
 }
 
 /// Inserts a project with fresh OAuth2 credentials. The slug comes from the name;
-/// when it is taken, `-2`, `-3`, … is appended, the database's unique index deciding
-/// between concurrent creations.
+/// when it is taken or reserved for a fixed page, `-2`, `-3`, … is appended, the
+/// database's unique index deciding between concurrent creations.
 pub async fn insert(
     db: &Db,
     key: &ServerKey,
@@ -146,6 +146,9 @@ pub async fn insert(
     let base = slugify(&config.name);
     for attempt in 1..=1000 {
         let slug = slug_candidate(&base, attempt);
+        if is_reserved_slug(&slug) {
+            continue;
+        }
         let client_id = random_token(CLIENT_ID_LENGTH);
         let client_secret = random_token(CLIENT_SECRET_LENGTH);
         let mut tx = db.begin_write().await?;
@@ -400,4 +403,25 @@ pub async fn set_badge_key(db: &Db, project_id: i64, badge_key: Option<&str>) ->
         .execute(&db.pool)
         .await?;
     Ok(())
+}
+
+/// A project that others may request data from, as offered on the project form.
+#[derive(Debug, Clone, FromRow)]
+pub struct DataSource {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+}
+
+/// Lists the projects a project may request data from: approved projects that describe
+/// the data they return, by name. `except` (the requesting project itself) is left out.
+pub async fn list_data_sources(db: &Db, except: Option<i64>) -> sqlx::Result<Vec<DataSource>> {
+    sqlx::query_as(
+        "SELECT id, slug, name FROM projects \
+         WHERE approved = 1 AND returned_data_description <> '' AND id <> $1 \
+         ORDER BY name, id",
+    )
+    .bind(except.unwrap_or(0))
+    .fetch_all(&db.pool)
+    .await
 }

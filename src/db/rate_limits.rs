@@ -79,7 +79,10 @@ pub async fn acquire(
 /// Deletes one event recorded by [`acquire`], e.g. when the attempt it counted
 /// turned out to be a successful login.
 pub async fn release(db: &Db, event_id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM rate_events WHERE id = $1").bind(event_id).execute(&db.pool).await?;
+    sqlx::query("DELETE FROM rate_events WHERE id = $1")
+        .bind(event_id)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }
 

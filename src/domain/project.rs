@@ -1,5 +1,11 @@
 //! OAuth2 data request projects: their configuration and the rules on it.
 
+mod input;
+
+pub use input::{
+    MAX_REDIRECT_URIS, ProjectInput, is_valid_email, validate, validate_webhook_secret,
+};
+
 /// Everything a coordinator configures on a project, after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectConfig {
@@ -71,6 +77,15 @@ pub fn slugify(name: &str) -> String {
     }
 }
 
+/// Slugs that would collide with fixed paths under `/direct-sharing/projects/oauth2/`.
+const RESERVED_SLUGS: &[&str] = &["authorize", "create", "update"];
+
+/// Returns whether `slug` names a fixed page rather than a project, so no project may
+/// take it.
+pub fn is_reserved_slug(slug: &str) -> bool {
+    RESERVED_SLUGS.contains(&slug)
+}
+
 /// Returns the `n`-th candidate slug: the base itself, then `base-2`, `base-3`, …
 pub fn slug_candidate(base: &str, n: u32) -> String {
     if n <= 1 {
@@ -109,5 +124,12 @@ mod tests {
     fn slug_candidates_count_from_two() {
         assert_eq!(slug_candidate("study", 1), "study");
         assert_eq!(slug_candidate("study", 2), "study-2");
+    }
+
+    #[test]
+    fn fixed_page_names_are_reserved() {
+        assert!(is_reserved_slug("authorize"));
+        assert!(is_reserved_slug("create"));
+        assert!(!is_reserved_slug("authorize-2"));
     }
 }

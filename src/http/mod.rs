@@ -1,6 +1,7 @@
 //! The web layer: every route of the site is listed in [`router`].
 
 pub mod assets;
+pub mod badges;
 pub mod error;
 pub mod middleware;
 pub mod ops;
@@ -11,13 +12,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
 use pages::accounts::{confirm_email, login, logout, password_change, password_reset, signup};
-use pages::home;
+use pages::{home, projects};
 
 /// Builds the application's router with its middleware.
 pub fn router(state: AppState) -> Router {
@@ -62,6 +64,41 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/account/password/reset/key/{token}/",
             get(password_reset::new_password_form).post(password_reset::reset_password),
+        )
+        // Project management.
+        .route(
+            "/direct-sharing/projects/manage/",
+            get(projects::manage::manage_projects_page),
+        )
+        .route(
+            "/direct-sharing/projects/oauth2/create/",
+            get(projects::create::create_project_form).post(
+                projects::create::create_project
+                    .layer(DefaultBodyLimit::max(projects::form::FORM_BODY_LIMIT)),
+            ),
+        )
+        .route(
+            "/direct-sharing/projects/oauth2/update/{slug}/",
+            get(projects::update::update_project_form).post(
+                projects::update::update_project
+                    .layer(DefaultBodyLimit::max(projects::form::FORM_BODY_LIMIT)),
+            ),
+        )
+        .route(
+            "/direct-sharing/projects/oauth2/{slug}/",
+            get(projects::detail::project_detail_page),
+        )
+        .route(
+            "/direct-sharing/projects/oauth2/{slug}/rotate-secret/",
+            post(projects::credentials::rotate_client_secret),
+        )
+        .route(
+            "/direct-sharing/projects/oauth2/{slug}/master-token/",
+            post(projects::credentials::issue_master_token),
+        )
+        .route(
+            "/direct-sharing/badges/{project_id}/{file}",
+            get(badges::serve_badge),
         );
 
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);

@@ -4,8 +4,10 @@
 mod support;
 
 mod accounts;
+mod admin;
 mod binary;
 mod browser;
 mod jobs;
 mod mail;
 mod ops;
+mod projects;

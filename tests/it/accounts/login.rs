@@ -266,13 +266,23 @@ async fn parallel_guesses_share_account_limit() {
         let url = app.url("/account/login/");
         async move {
             let fields = [("login", "alice"), ("password", "wrong password")];
-            client.post(url).form(&fields).send().await.unwrap().status().as_u16()
+            client
+                .post(url)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
         }
     });
     let statuses = futures_util::future::join_all(guesses).await;
 
     let checked = statuses.iter().filter(|&&status| status == 422).count();
     let limited = statuses.iter().filter(|&&status| status == 429).count();
-    assert!(checked <= 10, "{checked} passwords were checked: {statuses:?}");
+    assert!(
+        checked <= 10,
+        "{checked} passwords were checked: {statuses:?}"
+    );
     assert_eq!(checked + limited, 30, "{statuses:?}");
 }

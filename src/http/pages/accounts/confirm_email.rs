@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::{LinkRecipient, email_link_limit, acquire_limit, send_link};
+use super::{LinkRecipient, acquire_limit, email_link_limit, send_link};
 use crate::app::AppState;
 use crate::db::{email_tokens, members};
 use crate::domain::member::{EmailTokenPurpose, TokenProblem, check_email_token};

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::form::FormBody;
-use super::{REJECTED, address_key, acquire_limit, redirect_with_session, verify_password};
+use super::{REJECTED, acquire_limit, address_key, redirect_with_session, verify_password};
 use crate::app::AppState;
 use crate::clock::SECOND;
 use crate::db::members;

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::confirm_email::LinkInvalidPage;
 use super::form::FormBody;
 use super::{
-    LinkRecipient, REJECTED, email_link_limit, acquire_limit, hash_password, send_link, with_cookie,
+    LinkRecipient, REJECTED, acquire_limit, email_link_limit, hash_password, send_link, with_cookie,
 };
 use crate::app::AppState;
 use crate::db::email_tokens;

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::form::FormBody;
 use super::{
-    LinkRecipient, REJECTED, address_key, acquire_limit, hash_password, redirect_with_session,
+    LinkRecipient, REJECTED, acquire_limit, address_key, hash_password, redirect_with_session,
     send_link,
 };
 use crate::app::AppState;
