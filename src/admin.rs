@@ -18,7 +18,8 @@ use crate::app::AppState;
 use crate::db::members::{self, CreateMemberError, NewMember};
 use crate::db::projects;
 use crate::domain::forms::FieldErrors;
-use crate::domain::project::{ProjectInput, is_valid_email, validate};
+use crate::domain::member::{validate_email, validate_username};
+use crate::domain::project::{ProjectInput, validate};
 
 /// Environment variable that carries the password of `create-member`.
 pub const PASSWORD_VARIABLE: &str = "OPENHUMANS_PASSWORD";
@@ -135,11 +136,8 @@ async fn create_member(
         errors.add("username", message);
     }
     let email = email.trim();
-    if !is_valid_email(email) {
-        errors.add(
-            "email",
-            format!("Email {email:?} is not a valid email address, such as ada@example.org."),
-        );
+    if let Err(message) = validate_email(email) {
+        errors.add("email", message);
     }
     if let Err(message) = crate::domain::password::validate(&password, username) {
         errors.add("password", message);
@@ -205,28 +203,6 @@ fn read_password() -> Result<String, String> {
         ));
     }
     Ok(password)
-}
-
-/// Checks a username: 3 to 30 ASCII letters, digits or underscores.
-// NOTE: signup applies the same username and email rules in its own module; the two
-// copies should become one shared function.
-fn validate_username(username: &str) -> Result<(), String> {
-    let length = username.chars().count();
-    if !(3..=30).contains(&length) {
-        return Err(format!(
-            "Username must have 3 to 30 characters; {username:?} has {length}."
-        ));
-    }
-    if let Some(bad) = username
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
-    {
-        return Err(format!(
-            "Username may contain only ASCII letters, digits and underscores; {bad:?} is \
-             not allowed."
-        ));
-    }
-    Ok(())
 }
 
 /// A project as the JSON file describes it, with the project API's key names. Every
@@ -395,17 +371,6 @@ async fn approve_project(state: &AppState, slug: &str) -> CommandResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn usernames_are_ascii_words_of_3_to_30() {
-        assert!(validate_username("ada_99").is_ok());
-        assert!(validate_username(&"a".repeat(30)).is_ok());
-        assert!(validate_username("ab").is_err());
-        assert!(validate_username(&"a".repeat(31)).is_err());
-        assert!(validate_username("ada lovelace").is_err());
-        assert!(validate_username("adé").is_err());
-        assert!(validate_username("ada-l").is_err());
-    }
 
     #[test]
     fn redirect_url_may_be_a_list() {

@@ -239,6 +239,12 @@ impl Settings {
         }
         crate::mail::parse_mailbox(&self.mail_from)
             .with_context(|| format!("invalid --mail-from {:?}", self.mail_from))?;
+        if self.job_lease_seconds == 0 {
+            bail!(
+                "invalid --job-lease-seconds 0: a lease of at least 1 second is needed, or \
+                 jobs would be taken over while their worker is still running them"
+            );
+        }
         if self.workers == 0 {
             bail!("invalid --workers 0: at least one worker is needed to send email");
         }

@@ -12,10 +12,12 @@ use crate::config::LogFormat;
 /// stays parsable.
 pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour codes only help a person at a terminal; log collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false);
     let result = match format {
         LogFormat::Text => builder.try_init(),

@@ -41,11 +41,15 @@ pub async fn delete(db: &Db, id_hash: &str) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Ends every session of a member, e.g. after a password change or reset.
-pub async fn delete_for_member(db: &Db, member_id: i64) -> sqlx::Result<()> {
+/// Ends every session of a member, e.g. after a password change or reset. Takes any
+/// executor so the sessions end in the same transaction as the change.
+pub async fn delete_for_member<'c, E>(executor: E, member_id: i64) -> sqlx::Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     sqlx::query("DELETE FROM sessions WHERE member_id = $1")
         .bind(member_id)
-        .execute(&db.pool)
+        .execute(executor)
         .await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod badges;
 pub mod error;
+pub mod form;
 pub mod middleware;
 pub mod ops;
 pub mod pages;

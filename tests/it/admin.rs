@@ -183,7 +183,7 @@ async fn create_member_rejects_invalid_input() {
             "ab@example.org",
             "a long enough password",
             "username",
-            "3 to 30",
+            "at least 3",
         ),
         (
             "bad-name",
@@ -204,7 +204,7 @@ async fn create_member_rejects_invalid_input() {
             "not-an-email",
             "a long enough password",
             "email",
-            "not a valid email",
+            "valid email address",
         ),
         (
             "fresh",

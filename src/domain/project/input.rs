@@ -20,7 +20,6 @@ const MAX_LONG_DESCRIPTION_LENGTH: usize = 10_000;
 const MAX_RETURNED_DATA_DESCRIPTION_LENGTH: usize = 1_000;
 const MIN_WEBHOOK_SECRET_LENGTH: usize = 16;
 const MAX_WEBHOOK_SECRET_LENGTH: usize = 64;
-const MAX_EMAIL_LENGTH: usize = 254;
 
 /// A project configuration exactly as submitted: every value is the string the form
 /// sent (booleans as `true`/`false`/`on`/empty), so a rejected form can be shown again
@@ -278,34 +277,10 @@ pub fn validate_webhook_secret(secret: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Returns whether `address` looks like `local@domain.tld`. The local part has at most
-/// 64 characters and no spaces or control characters. The domain has at least two
-/// labels of letters, digits and inner hyphens. The whole address has at most 254.
+/// Returns whether `address` is a valid email address, by the same rules as a
+/// member's address at signup.
 pub fn is_valid_email(address: &str) -> bool {
-    if address.len() > MAX_EMAIL_LENGTH {
-        return false;
-    }
-    let Some((local, domain)) = address.split_once('@') else {
-        return false;
-    };
-    let local_ok = !local.is_empty()
-        && local.len() <= 64
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-        });
-    local_ok && domain_ok
+    crate::domain::member::validate_email(address).is_ok()
 }
 
 /// A one-line text field: trimmed, without control characters, at most `max` characters.

@@ -8,7 +8,6 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::form::FormBody;
 use super::{REJECTED, acquire_limit, address_key, redirect_with_session, verify_password};
 use crate::app::AppState;
 use crate::clock::SECOND;
@@ -16,6 +15,7 @@ use crate::db::members;
 use crate::db::rate_limits::{self, Limit};
 use crate::domain::forms::FieldErrors;
 use crate::http::error::PageError;
+use crate::http::form::FormBody;
 use crate::http::session::{PageContext, safe_next, start_session};
 
 /// Shown for a wrong password, an unknown account and a suspended one alike, so the

@@ -4,7 +4,6 @@
 
 pub mod confirm_email;
 pub mod email_texts;
-pub mod form;
 pub mod login;
 pub mod logout;
 pub mod password_change;

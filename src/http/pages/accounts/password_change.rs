@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::form::FormBody;
 use super::login::{account_bucket, account_limit};
 use super::{REJECTED, acquire_limit, hash_password, verify_password, with_cookie};
 use crate::app::AppState;
@@ -15,6 +14,7 @@ use crate::domain::forms::FieldErrors;
 use crate::domain::member::EmailTokenPurpose;
 use crate::domain::password;
 use crate::http::error::PageError;
+use crate::http::form::FormBody;
 use crate::http::session::{
     CurrentMember, FlashKind, PageContext, redirect_with_flash, start_session,
 };
@@ -91,9 +91,10 @@ pub async fn change_password(
     // A reset link sent before the change must not undo it.
     let purpose = EmailTokenPurpose::PasswordReset.as_str();
     email_tokens::revoke_for_member(&mut *tx, member.id, purpose, now).await?;
+    // Every old session ends with the old password; this one starts afresh below.
+    sessions::delete_for_member(&mut *tx, member.id).await?;
     tx.commit().await?;
 
-    sessions::delete_for_member(&state.db, member.id).await?;
     let cookie = start_session(&state, member.id, &headers).await?;
     tracing::info!(member.id = member.id, "password changed");
     let response = redirect_with_flash(

@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::confirm_email::LinkInvalidPage;
-use super::form::FormBody;
 use super::{
     LinkRecipient, REJECTED, acquire_limit, email_link_limit, hash_password, send_link, with_cookie,
 };
@@ -23,6 +22,7 @@ use crate::domain::forms::FieldErrors;
 use crate::domain::member::{EmailTokenPurpose, TokenProblem, check_email_token, validate_email};
 use crate::domain::password;
 use crate::http::error::PageError;
+use crate::http::form::FormBody;
 use crate::http::session::{FlashKind, PageContext, redirect_with_flash, start_session};
 
 const PURPOSE: EmailTokenPurpose = EmailTokenPurpose::PasswordReset;
@@ -177,9 +177,10 @@ pub async fn reset_password(
     email_tokens::revoke_for_member(&mut *tx, member.id, PURPOSE.as_str(), now).await?;
     // Opening the link proves that the member reads mail at this address.
     members::mark_email_verified(&mut *tx, member.id, &link.email, now).await?;
+    // Every old session ends with the old password; this one starts afresh below.
+    sessions::delete_for_member(&mut *tx, member.id).await?;
     tx.commit().await?;
 
-    sessions::delete_for_member(&state.db, member.id).await?;
     let cookie = start_session(&state, member.id, &headers).await?;
     tracing::info!(member.id = member.id, "password reset");
     let response = redirect_with_flash(

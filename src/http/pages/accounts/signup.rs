@@ -8,7 +8,6 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::form::FormBody;
 use super::{
     LinkRecipient, REJECTED, acquire_limit, address_key, hash_password, redirect_with_session,
     send_link,
@@ -21,6 +20,7 @@ use crate::domain::forms::FieldErrors;
 use crate::domain::member::{EmailTokenPurpose, validate_email, validate_username};
 use crate::domain::password;
 use crate::http::error::PageError;
+use crate::http::form::FormBody;
 use crate::http::session::{PageContext, start_session};
 
 const USERNAME_TAKEN: &str = "This username is taken. Choose another one.";

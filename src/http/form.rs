@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::error::{PageError, error_page};
 
-/// The fields of a submitted form, in the order sent.
+/// The fields of a submitted form, in the order sent. Every page that takes an
+/// urlencoded form reads it through this extractor.
 #[derive(Debug, Clone, Default)]
 pub struct FormBody(Vec<(String, String)>);
 
