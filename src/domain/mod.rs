@@ -1,5 +1,7 @@
 //! Rules of the domain as plain functions and types: no HTTP and no SQL here.
 
 pub mod forms;
+pub mod membership;
+pub mod oauth2;
 pub mod password;
 pub mod project;
