@@ -7,6 +7,8 @@
 
 pub mod jobs;
 pub mod members;
+pub mod memberships;
+pub mod oauth2;
 pub mod projects;
 pub mod rate_limits;
 pub mod sessions;
