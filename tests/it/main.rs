@@ -3,4 +3,6 @@
 
 mod support;
 
+mod connections;
+mod oauth2;
 mod ops;
