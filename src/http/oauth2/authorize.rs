@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use axum::extract::{RawForm, RawQuery, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::consent_page::{
@@ -133,7 +133,7 @@ pub async fn authorize(
             "the member cancelled the authorization",
             request.state.as_deref(),
         );
-        return Ok(Redirect::to(&url).into_response());
+        return Ok(redirect_to_client(&url));
     }
     if !project.config.active {
         return Ok(inactive_page(ctx, &project.config.name));
@@ -209,7 +209,7 @@ async fn validate(
         }) => {
             let url =
                 authorize::error_redirect_url(&redirect_uri, code, &description, state.as_deref());
-            Ok(Err(Redirect::to(&url).into_response()))
+            Ok(Err(redirect_to_client(&url)))
         }
     }
 }
@@ -260,7 +260,7 @@ fn answer_outcome(
             }
             params.push(("origin", "external"));
             let url = authorize::redirect_url(&request.redirect_uri.uri, &params);
-            Redirect::to(&url).into_response()
+            redirect_to_client(&url)
         }
         ConsentOutcome::ProjectInactive => inactive_page(ctx, &project.config.name),
         ConsentOutcome::CapReached(reached) => {
@@ -268,6 +268,21 @@ fn answer_outcome(
         }
         ConsentOutcome::ProjectNotFound | ConsentOutcome::ConsentRequired => {
             PageError::NotFound.into_response()
+        }
+    }
+}
+
+/// 303 to a validated redirect URI. A registered URI that cannot be a header value
+/// gets the error page instead of a panic.
+fn redirect_to_client(url: &str) -> Response {
+    match HeaderValue::from_str(url) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => {
+            tracing::warn!("a registered redirect URI is not a valid Location header");
+            invalid_request_page(
+                "The application's registered redirect URI is malformed, so you cannot be sent \
+                 back to it. Tell the application's operators.",
+            )
         }
     }
 }
