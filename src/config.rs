@@ -160,6 +160,46 @@ pub struct Settings {
         global = true
     )]
     pub resets_per_account_per_hour: u32,
+
+    /// Active members an unapproved project may have (its test members). Approval
+    /// lifts the cap.
+    #[arg(
+        long,
+        env = "OPENHUMANS_MAX_UNAPPROVED_MEMBERS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub max_unapproved_members: u32,
+
+    /// Days an OAuth2 refresh token stays valid when it is not used. Each refresh
+    /// issues a new one.
+    #[arg(
+        long,
+        env = "OPENHUMANS_REFRESH_TOKEN_LIFETIME_DAYS",
+        default_value_t = 365,
+        global = true
+    )]
+    pub refresh_token_lifetime_days: u32,
+
+    /// Seconds after a refresh token was rotated during which presenting it again is
+    /// only rejected; later, it also revokes every token of its grant.
+    #[arg(
+        long,
+        env = "OPENHUMANS_REFRESH_REUSE_GRACE_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub refresh_reuse_grace_seconds: u64,
+
+    /// Failed client authentications allowed per client id per minute at the OAuth2
+    /// token and revocation endpoints; further failures are answered with 429.
+    #[arg(
+        long,
+        env = "OPENHUMANS_CLIENT_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 20,
+        global = true
+    )]
+    pub client_auth_failures_per_minute: u32,
 }
 
 /// Log output format.
@@ -243,6 +283,11 @@ impl Settings {
             bail!(
                 "invalid --job-lease-seconds 0: a lease of at least 1 second is needed, or \
                  jobs would be taken over while their worker is still running them"
+            );
+        }
+        if self.refresh_token_lifetime_days == 0 {
+            bail!(
+                "invalid --refresh-token-lifetime-days 0: refresh tokens must live at least a day"
             );
         }
         if self.workers == 0 {

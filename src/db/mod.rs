@@ -8,6 +8,8 @@
 pub mod email_tokens;
 pub mod jobs;
 pub mod members;
+pub mod memberships;
+pub mod oauth2;
 pub mod projects;
 pub mod rate_limits;
 pub mod sessions;

@@ -2,5 +2,7 @@
 
 pub mod forms;
 pub mod member;
+pub mod membership;
+pub mod oauth2;
 pub mod password;
 pub mod project;

@@ -5,6 +5,7 @@ pub mod badges;
 pub mod error;
 pub mod form;
 pub mod middleware;
+pub mod oauth2;
 pub mod ops;
 pub mod pages;
 pub mod session;
@@ -20,7 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
 use pages::accounts::{confirm_email, login, logout, password_change, password_reset, signup};
-use pages::{home, projects};
+use pages::{connections, home, projects};
 
 /// Builds the application's router with its middleware.
 pub fn router(state: AppState) -> Router {
@@ -100,6 +101,29 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/direct-sharing/badges/{project_id}/{file}",
             get(badges::serve_badge),
+        )
+        // OAuth2.
+        .route(
+            "/direct-sharing/projects/oauth2/authorize/",
+            get(oauth2::authorize::authorize_form).post(oauth2::authorize::authorize),
+        )
+        .route(
+            "/oauth2/authorize/",
+            get(oauth2::authorize::authorize_form).post(oauth2::authorize::authorize),
+        )
+        .route("/oauth2/token/", post(oauth2::token::issue_token))
+        .route("/oauth2/revoke_token/", post(oauth2::revoke::revoke_token))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth2::metadata::server_metadata),
+        )
+        .route(
+            "/member/me/connections/",
+            get(connections::list_connections),
+        )
+        .route(
+            "/member/me/connections/{project_member_id}/leave/",
+            get(connections::leave_form).post(connections::leave),
         );
 
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);

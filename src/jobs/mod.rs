@@ -118,12 +118,13 @@ pub fn spawn_cleanup(state: &AppState, mut shutdown: watch::Receiver<bool>) -> J
     })
 }
 
-/// Deletes expired sessions and rate-limit events older than two days (the longest
-/// rate-limit window is one day).
+/// Deletes expired sessions, rate-limit events older than two days (the longest
+/// rate-limit window is one day), and expired OAuth2 codes and tokens.
 pub async fn clean_up(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now();
     crate::db::sessions::delete_expired(&state.db, now).await?;
     crate::db::rate_limits::prune(&state.db, now - 2 * crate::clock::DAY).await?;
+    crate::db::oauth2::prune(&state.db, now).await?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! HTML pages, one module per area of the site.
 
 pub mod accounts;
+pub mod connections;
 pub mod home;
 pub mod projects;
