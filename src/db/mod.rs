@@ -5,6 +5,8 @@
 //! microseconds (see [`crate::clock`]) and flags are `0`/`1` integers, read with
 //! [`flag`]. Each submodule holds the queries of one aggregate.
 
+pub mod datatypes;
+pub mod files;
 pub mod jobs;
 pub mod members;
 pub mod projects;

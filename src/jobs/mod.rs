@@ -17,6 +17,8 @@ use crate::clock::{HOUR, Micros, SECOND};
 use crate::db::jobs::{self as queue, ClaimedJob};
 use crate::mail::Email;
 
+pub mod uploads;
+
 /// Kind of the job that sends one email.
 pub const SEND_EMAIL: &str = "send_email";
 
@@ -115,12 +117,13 @@ pub fn spawn_cleanup(state: &AppState, mut shutdown: watch::Receiver<bool>) -> J
     })
 }
 
-/// Deletes expired sessions and rate-limit events older than two days (the longest
-/// rate-limit window is one day).
+/// Deletes expired sessions, rate-limit events older than two days (the longest
+/// rate-limit window is one day), and direct uploads left incomplete for a day.
 pub async fn clean_up(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now();
     crate::db::sessions::delete_expired(&state.db, now).await?;
     crate::db::rate_limits::prune(&state.db, now - 2 * crate::clock::DAY).await?;
+    uploads::purge_incomplete_uploads(state, now).await?;
     Ok(())
 }
 

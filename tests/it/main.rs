@@ -3,5 +3,8 @@
 
 mod support;
 
+mod api_basics;
 mod browser;
+mod datatypes;
 mod ops;
+mod storage;

@@ -10,6 +10,7 @@
 pub mod browser;
 pub mod fixtures;
 pub mod mail;
+pub mod s3;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
