@@ -272,3 +272,125 @@ async fn public_project_only_when_approved() {
     );
     assert!(!text.contains(&project.client_id), "{text}");
 }
+
+/// Runs the API body parser on a request with `content_type` and `body`.
+async fn parse_body(
+    app: &TestApp,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Result<openhumans::http::api::ApiBody, openhumans::http::api::ApiError> {
+    use axum::extract::FromRequest;
+
+    let mut request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/api/direct-sharing/project/files/upload/");
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    let request = request.body(axum::body::Body::from(body)).unwrap();
+    openhumans::http::api::ApiBody::from_request(request, &app.state).await
+}
+
+#[tokio::test]
+async fn body_parser_reads_multipart_fields_and_file() {
+    let app = TestApp::spawn().await;
+    let body = b"--XyZ\r\n\
+        Content-Disposition: form-data; name=\"project_member_id\"\r\n\r\n\
+        12345678\r\n\
+        --XyZ\r\n\
+        Content-Disposition: form-data; name=\"metadata\"\r\n\r\n\
+        {\"description\": \"d\", \"tags\": []}\r\n\
+        --XyZ\r\n\
+        Content-Disposition: form-data; name=\"data_file\"; filename=\"dir/a b.txt\"\r\n\
+        Content-Type: text/plain\r\n\r\n\
+        hello file\r\n\
+        --XyZ--\r\n"
+        .to_vec();
+
+    let parsed = parse_body(&app, Some("multipart/form-data; boundary=XyZ"), body)
+        .await
+        .unwrap();
+
+    assert_eq!(parsed.get("project_member_id"), Some("12345678"));
+    assert_eq!(
+        parsed.get("metadata"),
+        Some("{\"description\": \"d\", \"tags\": []}")
+    );
+    let file = parsed.file.as_ref().unwrap();
+    assert_eq!(file.field, "data_file");
+    assert_eq!(file.filename, "dir/a b.txt");
+    assert_eq!(file.size, 10);
+    assert_eq!(std::fs::read(&file.path).unwrap(), b"hello file");
+    assert!(
+        file.path
+            .starts_with(app.state.settings.data_dir.join("tmp"))
+    );
+}
+
+#[tokio::test]
+async fn body_parser_rejects_malformed_input_with_400() {
+    let app = TestApp::spawn().await;
+    let cases: Vec<(Option<&str>, &[u8], &str)> = vec![
+        (Some("application/json"), b"{\"a\": ", "JSON parse error"),
+        (Some("application/json"), b"[1]", "JSON object"),
+        (Some("application/x-www-form-urlencoded"), b"a=%FF", "UTF-8"),
+        (
+            Some("text/plain"),
+            b"hello",
+            "Unsupported media type \"text/plain\"",
+        ),
+        (None, b"a=1", "no Content-Type"),
+        (
+            Some("multipart/form-data"),
+            b"--x--",
+            "Multipart form parse error",
+        ),
+        (
+            Some("multipart/form-data; boundary=x"),
+            b"--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",
+            "Multipart form parse error",
+        ),
+    ];
+    for (content_type, body, expected) in cases {
+        let error = parse_body(&app, content_type, body.to_vec())
+            .await
+            .expect_err(expected);
+        assert_eq!(error.status(), 400, "{content_type:?}");
+        let detail = error.body()["detail"].as_str().unwrap().to_string();
+        assert!(detail.contains(expected), "{content_type:?}: {detail}");
+    }
+
+    let empty = parse_body(&app, None, Vec::new()).await.unwrap();
+    assert!(empty.fields().is_empty(), "an empty POST has no fields");
+}
+
+#[tokio::test]
+async fn body_parser_limits_sizes_with_413() {
+    let app = TestApp::builder()
+        .with(|settings| {
+            settings.max_body_bytes = 1_000;
+            settings.max_upload_bytes = 2_000;
+        })
+        .spawn()
+        .await;
+
+    let form = format!("message={}", "a".repeat(1_001));
+    let error = parse_body(
+        &app,
+        Some("application/x-www-form-urlencoded"),
+        form.into_bytes(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.status(), 413);
+
+    let mut multipart = b"--x\r\nContent-Disposition: form-data; name=\"data_file\"; \
+        filename=\"big.bin\"\r\n\r\n"
+        .to_vec();
+    multipart.extend(vec![b'z'; 2_001]);
+    multipart.extend_from_slice(b"\r\n--x--\r\n");
+    let error = parse_body(&app, Some("multipart/form-data; boundary=x"), multipart)
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), 413);
+}
