@@ -52,5 +52,6 @@ fi
 
 export OPENHUMANS_TEST_POSTGRES_URL="$postgres_url"
 export OPENHUMANS_TEST_PYTHON="$venv/bin/python"
+export OPENHUMANS_TEST_WEED="$venv/bin/weed"
 export OPENHUMANS_TEST_CHROMIUM=${OPENHUMANS_TEST_CHROMIUM:-$(command -v chromium)}
 export OPENHUMANS_TEST_CHROMEDRIVER=${OPENHUMANS_TEST_CHROMEDRIVER:-$(command -v chromedriver)}

@@ -61,7 +61,7 @@ impl AppState {
             Some(url) => url.clone(),
             None => settings.data_dir.join("files").display().to_string(),
         };
-        let storage = Storage::open(&storage_url)?;
+        let storage = Storage::open_with(&storage_url, &settings.s3_options())?;
 
         Ok(Self {
             public_url: settings.public_url().into(),

@@ -200,6 +200,32 @@ pub struct Settings {
         global = true
     )]
     pub client_auth_failures_per_minute: u32,
+    /// Largest file accepted through a signed upload URL, in bytes; larger uploads are
+    /// rejected with 413 as soon as the limit is passed.
+    #[arg(long, env = "OPENHUMANS_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024 * 1024, global = true)]
+    pub max_upload_bytes: u64,
+
+    /// Endpoint of an S3-compatible server for `s3://` storage, e.g.
+    /// `http://127.0.0.1:8333`. Default: Amazon S3.
+    #[arg(long, env = "AWS_ENDPOINT_URL", global = true)]
+    pub s3_endpoint: Option<String>,
+
+    /// Region of the S3 bucket. Default: `us-east-1`.
+    #[arg(long, env = "AWS_REGION", global = true)]
+    pub s3_region: Option<String>,
+
+    /// Access key id for `s3://` storage.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", global = true)]
+    pub s3_access_key_id: Option<String>,
+
+    /// Secret access key for `s3://` storage.
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub s3_secret_access_key: Option<String>,
 }
 
 /// Log output format.
@@ -254,6 +280,16 @@ impl Settings {
 
     pub fn outbox_dir(&self) -> PathBuf {
         self.data_dir.join("outbox")
+    }
+
+    /// The S3 settings given as flags or variables, for `s3://` storage.
+    pub fn s3_options(&self) -> crate::blob::S3Options {
+        crate::blob::S3Options {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+        }
     }
 
     /// Checks what clap cannot: values that depend on each other or on their format.

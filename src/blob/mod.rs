@@ -1,14 +1,21 @@
 //! Object storage behind one interface: a local directory by default, an
 //! S3-compatible bucket in production.
 
+use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use object_store::aws::AmazonS3Builder;
+use futures_util::stream::{BoxStream, Stream, StreamExt};
+use md5::{Digest, Md5};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::signer::Signer;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+
+pub use object_store::signer::Method;
 
 /// Which kind of store is configured; local storage lets the app serve bytes itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,30 +24,101 @@ pub enum StorageKind {
     S3,
 }
 
+/// S3 connection settings that override the `AWS_*` environment variables, so that
+/// several stores with different settings can live in one process.
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// Endpoint of an S3-compatible server, e.g. `http://127.0.0.1:8333`.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
 /// The file store shared by every part of the app.
 #[derive(Debug, Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// The S3 store again, for presigning URLs; `None` on local storage.
+    signer: Option<Arc<AmazonS3>>,
     pub kind: StorageKind,
 }
+
+/// Why a streamed write failed. Nothing is kept under the key after a failure.
+#[derive(Debug, thiserror::Error)]
+pub enum PutStreamError {
+    /// The bytes exceeded the size limit; the write stopped when they did.
+    #[error("the body exceeds the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// Reading the incoming bytes failed, e.g. the client disconnected.
+    #[error("reading the body failed: {0}")]
+    Body(String),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+/// What a streamed write stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub size: u64,
+    /// MD5 of the bytes, lowercase hex.
+    pub md5: String,
+}
+
+/// A byte range of an object, read as a stream.
+pub struct ObjectRead {
+    /// Size of the whole object in bytes.
+    pub size: u64,
+    /// The bytes this read covers.
+    pub range: Range<u64>,
+    pub stream: BoxStream<'static, Result<Bytes, object_store::Error>>,
+}
+
+/// Bytes buffered per part of a streamed write: the S3 minimum part size, so memory
+/// use stays constant whatever the object's size.
+const PART_BYTES: usize = 5 * 1024 * 1024;
+/// Parts of one streamed write uploaded at the same time.
+const PARTS_IN_FLIGHT: usize = 2;
 
 impl Storage {
     /// Opens `url`: `s3://BUCKET` (credentials, region and `AWS_ENDPOINT_URL` from the
     /// environment), or a directory path, created when missing.
     pub fn open(url: &str) -> anyhow::Result<Self> {
+        Self::open_with(url, &S3Options::default())
+    }
+
+    /// Opens `url` like [`Storage::open`], with `s3` taking precedence over the
+    /// environment.
+    pub fn open_with(url: &str, s3: &S3Options) -> anyhow::Result<Self> {
         if let Some(bucket) = url.strip_prefix("s3://") {
             let bucket = bucket.trim_end_matches('/');
             anyhow::ensure!(
                 !bucket.is_empty(),
                 "invalid storage URL {url}: the bucket is missing"
             );
-            let store = AmazonS3Builder::from_env()
+            let mut builder = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
-                .with_allow_http(true)
-                .build()
-                .with_context(|| format!("configuring S3 storage for bucket {bucket}"))?;
+                .with_allow_http(true);
+            if let Some(endpoint) = &s3.endpoint {
+                builder = builder.with_endpoint(endpoint);
+            }
+            if let Some(region) = &s3.region {
+                builder = builder.with_region(region);
+            }
+            if let Some(access_key_id) = &s3.access_key_id {
+                builder = builder.with_access_key_id(access_key_id);
+            }
+            if let Some(secret_access_key) = &s3.secret_access_key {
+                builder = builder.with_secret_access_key(secret_access_key);
+            }
+            let store = Arc::new(
+                builder
+                    .build()
+                    .with_context(|| format!("configuring S3 storage for bucket {bucket}"))?,
+            );
             return Ok(Self {
-                store: Arc::new(store),
+                store: store.clone(),
+                signer: Some(store),
                 kind: StorageKind::S3,
             });
         }
@@ -52,6 +130,7 @@ impl Storage {
             .with_automatic_cleanup(true);
         Ok(Self {
             store: Arc::new(store),
+            signer: None,
             kind: StorageKind::Local,
         })
     }
@@ -84,6 +163,109 @@ impl Storage {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(error).with_context(|| format!("deleting {key}")),
         }
+    }
+
+    /// Writes the bytes of `body` to `key` in constant memory, stopping as soon as
+    /// they exceed `max_bytes`. On any failure the partial object is discarded.
+    pub async fn put_stream<S, E>(
+        &self,
+        key: &str,
+        body: S,
+        max_bytes: u64,
+    ) -> Result<StoredObject, PutStreamError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let location = ObjectPath::from(key);
+        let upload = self
+            .store
+            .put_multipart(&location)
+            .await
+            .with_context(|| format!("starting to store {key}"))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut md5 = Md5::new();
+        let mut size: u64 = 0;
+        let mut body = std::pin::pin!(body);
+
+        let failure = loop {
+            let chunk = match body.next().await {
+                None => break None,
+                Some(Ok(chunk)) => chunk,
+                Some(Err(error)) => break Some(PutStreamError::Body(error.to_string())),
+            };
+            size += chunk.len() as u64;
+            if size > max_bytes {
+                break Some(PutStreamError::TooLarge { limit: max_bytes });
+            }
+            md5.update(&chunk);
+            if let Err(error) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                break Some(PutStreamError::Store(
+                    anyhow::Error::new(error).context(format!("storing {key}")),
+                ));
+            }
+            writer.put(chunk);
+        };
+        if let Some(failure) = failure {
+            if let Err(error) = writer.abort().await {
+                tracing::warn!(key, error = %error, "discarding a partial upload failed");
+            }
+            return Err(failure);
+        }
+        writer
+            .finish()
+            .await
+            .with_context(|| format!("finishing storing {key}"))?;
+        Ok(StoredObject {
+            size,
+            md5: hex::encode(md5.finalize()),
+        })
+    }
+
+    /// The size of an object in bytes, or `None` when it does not exist.
+    pub async fn size(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        match self.store.head(&ObjectPath::from(key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error).with_context(|| format!("reading the size of {key}")),
+        }
+    }
+
+    /// Reads an object, or the byte range `range` of it, as a stream. `None` when the
+    /// object does not exist. The caller checks the range against the size first.
+    pub async fn read(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> anyhow::Result<Option<ObjectRead>> {
+        let options = GetOptions::new().with_range(range.map(GetRange::Bounded));
+        match self.store.get_opts(&ObjectPath::from(key), options).await {
+            Ok(result) => Ok(Some(ObjectRead {
+                size: result.meta.size,
+                range: result.range.clone(),
+                stream: result.into_stream(),
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error).with_context(|| format!("reading {key}")),
+        }
+    }
+
+    /// A presigned URL that allows `method` on `key` for `expires_in`, on S3 storage.
+    /// Returns `None` on local storage, where the app serves signed URLs itself.
+    pub async fn presigned_url(
+        &self,
+        method: Method,
+        key: &str,
+        expires_in: Duration,
+    ) -> anyhow::Result<Option<String>> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let url = signer
+            .signed_url(method, &ObjectPath::from(key), expires_in)
+            .await
+            .with_context(|| format!("presigning a URL for {key}"))?;
+        Ok(Some(url.to_string()))
     }
 
     /// The underlying store, for streaming reads and writes.

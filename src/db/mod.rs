@@ -5,7 +5,9 @@
 //! microseconds (see [`crate::clock`]) and flags are `0`/`1` integers, read with
 //! [`flag`]. Each submodule holds the queries of one aggregate.
 
+pub mod datatypes;
 pub mod email_tokens;
+pub mod files;
 pub mod jobs;
 pub mod members;
 pub mod memberships;

@@ -1,5 +1,6 @@
 //! The web layer: every route of the site is listed in [`router`].
 
+pub mod api;
 pub mod assets;
 pub mod badges;
 pub mod error;
@@ -9,6 +10,7 @@ pub mod oauth2;
 pub mod ops;
 pub mod pages;
 pub mod session;
+pub mod storage;
 
 use std::time::Duration;
 
@@ -21,7 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
 use pages::accounts::{confirm_email, login, logout, password_change, password_reset, signup};
-use pages::{connections, home, projects};
+use pages::{connections, datatypes, home, projects};
 
 /// Builds the application's router with its middleware.
 pub fn router(state: AppState) -> Router {
@@ -124,6 +126,25 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/member/me/connections/{project_member_id}/leave/",
             get(connections::leave_form).post(connections::leave),
+        )
+        // Files and the project API.
+        .route("/api/public/datatype/{id}/", get(api::public::get_datatype))
+        .route("/api/public/project/{id}/", get(api::public::get_project))
+        .route(
+            "/data-management/datatypes/",
+            get(datatypes::list_datatypes),
+        )
+        .route(
+            "/data-management/datatypes/create/",
+            get(datatypes::create_datatype_form).post(datatypes::create_datatype),
+        )
+        .route(
+            "/data-management/datatypes/update/{id}/",
+            get(datatypes::update_datatype_form).post(datatypes::update_datatype),
+        )
+        .route(
+            "/data-management/datatypes/{id}/",
+            get(datatypes::datatype_page),
         );
 
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);
@@ -142,6 +163,10 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        // Signed upload and download URLs stream bodies of any size for as long as they
+        // take, so they are merged after the timeout and the body limit.
+        .merge(storage::router())
+        .layer(axum::middleware::from_fn(api::api_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::security_headers,

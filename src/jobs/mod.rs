@@ -20,6 +20,8 @@ use crate::clock::{HOUR, Micros, SECOND};
 use crate::db::jobs::{self as queue, ClaimedJob};
 use crate::mail::Email;
 
+pub mod uploads;
+
 /// Kind of the job that sends one email.
 pub const SEND_EMAIL: &str = "send_email";
 
@@ -119,12 +121,14 @@ pub fn spawn_cleanup(state: &AppState, mut shutdown: watch::Receiver<bool>) -> J
 }
 
 /// Deletes expired sessions, rate-limit events older than two days (the longest
-/// rate-limit window is one day), and expired OAuth2 codes and tokens.
+/// rate-limit window is one day), expired OAuth2 codes and tokens, and direct uploads
+/// left incomplete for a day.
 pub async fn clean_up(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now();
     crate::db::sessions::delete_expired(&state.db, now).await?;
     crate::db::rate_limits::prune(&state.db, now - 2 * crate::clock::DAY).await?;
     crate::db::oauth2::prune(&state.db, now).await?;
+    uploads::purge_incomplete_uploads(state, now).await?;
     Ok(())
 }
 

@@ -5,11 +5,14 @@ mod support;
 
 mod accounts;
 mod admin;
+mod api_basics;
 mod binary;
 mod browser;
 mod connections;
+mod datatypes;
 mod jobs;
 mod mail;
 mod oauth2;
 mod ops;
 mod projects;
+mod storage;

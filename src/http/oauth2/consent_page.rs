@@ -75,12 +75,12 @@ pub async fn consent_page(
     let config = &view.project.config;
     let requested = Snapshot::requested_by(config);
     let names = crate::db::oauth2::project_names(&state.db, &requested.granted_sources).await?;
-    // TODO: mark the sources the member has data from, once data files are stored.
+    let held = crate::db::files::source_projects_of_member(&state.db, view.member.id).await?;
     let sources = names
         .into_iter()
-        .map(|(_, name)| SourceItem {
+        .map(|(id, name)| SourceItem {
             name,
-            has_data: false,
+            has_data: held.contains(&id),
         })
         .collect();
     let previously_authorized = view

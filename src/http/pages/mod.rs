@@ -2,5 +2,6 @@
 
 pub mod accounts;
 pub mod connections;
+pub mod datatypes;
 pub mod home;
 pub mod projects;

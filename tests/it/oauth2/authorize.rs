@@ -73,6 +73,47 @@ async fn consent_page_lists_requested_sources() {
 
     assert!(html.contains("<strong>Genome Vault</strong>"), "{html}");
     assert!(html.contains("does not plan to add data"));
+    assert!(
+        !html.contains("you have data here"),
+        "the member has no files yet"
+    );
+}
+
+#[tokio::test]
+async fn consent_page_marks_sources_with_data() {
+    let app = crate::support::TestApp::spawn().await;
+    let owner = fixtures::create_member(&app, "owner").await;
+    let source = fixtures::create_project(
+        &app,
+        owner.id,
+        &fixtures::project_config("Genome Vault", "https://genome.example/cb"),
+    )
+    .await;
+    let setup = Setup::on(app, |config| config.requested_sources = vec![source.id]).await;
+    let file = openhumans::db::files::NewDataFile {
+        member_id: setup.member.id,
+        project_id: source.id,
+        storage_key: "member-files/test/genome.vcf",
+        basename: "genome.vcf",
+        metadata: r#"{"description": "", "tags": []}"#,
+        completed: true,
+        size: Some(3),
+        md5: None,
+        datatype_ids: &[],
+    };
+    openhumans::db::files::insert(&setup.app.state.db, &file, setup.app.clock().now())
+        .await
+        .unwrap();
+
+    let html = setup
+        .browser
+        .get(setup.authorize_url(&[]))
+        .send()
+        .await
+        .unwrap();
+    let html = html.text().await.unwrap();
+
+    assert!(html.contains("you have data here"), "{html}");
 }
 
 #[tokio::test]

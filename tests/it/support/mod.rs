@@ -11,6 +11,7 @@ pub mod browser;
 pub mod fixtures;
 pub mod mail;
 pub mod process;
+pub mod s3;
 pub mod smtp;
 
 use std::net::SocketAddr;

@@ -1,0 +1,291 @@
+//! Data files, their datatypes, the state of direct uploads, and the download log.
+
+use sqlx::FromRow;
+
+use super::{Db, flag};
+use crate::clock::Micros;
+
+/// A stored data file.
+#[derive(Debug, Clone)]
+pub struct DataFile {
+    pub id: i64,
+    /// The member the file belongs to.
+    pub member_id: i64,
+    /// The project that uploaded it.
+    pub project_id: i64,
+    pub storage_key: String,
+    /// The file name as the uploader gave it, without any path.
+    pub basename: String,
+    /// The metadata JSON object, as text.
+    pub metadata: String,
+    /// Size in bytes; `None` until the bytes arrived.
+    pub size: Option<i64>,
+    /// MD5 of the bytes as lowercase hex, when the app computed it while receiving them.
+    pub md5: Option<String>,
+    pub completed: bool,
+    /// Set while a PUT to the signed upload URL streams, and kept after it succeeds.
+    pub upload_started_at: Option<Micros>,
+    /// When a PUT to the signed upload URL stored the bytes.
+    pub uploaded_at: Option<Micros>,
+    pub created_at: Micros,
+    pub completed_at: Option<Micros>,
+}
+
+#[derive(Debug, FromRow)]
+struct DataFileRow {
+    id: i64,
+    member_id: i64,
+    project_id: i64,
+    storage_key: String,
+    basename: String,
+    metadata: String,
+    size: Option<i64>,
+    md5: Option<String>,
+    completed: i64,
+    upload_started_at: Option<i64>,
+    uploaded_at: Option<i64>,
+    created_at: i64,
+    completed_at: Option<i64>,
+}
+
+impl From<DataFileRow> for DataFile {
+    fn from(row: DataFileRow) -> Self {
+        Self {
+            id: row.id,
+            member_id: row.member_id,
+            project_id: row.project_id,
+            storage_key: row.storage_key,
+            basename: row.basename,
+            metadata: row.metadata,
+            size: row.size,
+            md5: row.md5,
+            completed: flag(row.completed),
+            upload_started_at: row.upload_started_at,
+            uploaded_at: row.uploaded_at,
+            created_at: row.created_at,
+            completed_at: row.completed_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, member_id, project_id, storage_key, basename, metadata, size, md5, \
+    completed, upload_started_at, uploaded_at, created_at, completed_at";
+
+/// The fields of a file to create.
+#[derive(Debug, Clone)]
+pub struct NewDataFile<'a> {
+    pub member_id: i64,
+    pub project_id: i64,
+    pub storage_key: &'a str,
+    pub basename: &'a str,
+    /// The validated metadata object, as JSON text.
+    pub metadata: &'a str,
+    /// True for files whose bytes are already stored (multipart uploads); false for
+    /// direct uploads, which their completion call finishes.
+    pub completed: bool,
+    pub size: Option<i64>,
+    pub md5: Option<&'a str>,
+    pub datatype_ids: &'a [i64],
+}
+
+/// Inserts a file and its datatypes, returning the file id.
+pub async fn insert(db: &Db, file: &NewDataFile<'_>, now: Micros) -> sqlx::Result<i64> {
+    let mut tx = db.begin_write().await?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO data_files (member_id, project_id, storage_key, basename, metadata, size, \
+         md5, completed, created_at, completed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(file.member_id)
+    .bind(file.project_id)
+    .bind(file.storage_key)
+    .bind(file.basename)
+    .bind(file.metadata)
+    .bind(file.size)
+    .bind(file.md5)
+    .bind(i64::from(file.completed))
+    .bind(now)
+    .bind(file.completed.then_some(now))
+    .fetch_one(&mut *tx)
+    .await?;
+    for datatype_id in file.datatype_ids {
+        sqlx::query("INSERT INTO data_file_datatypes (file_id, datatype_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(datatype_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Returns the ids of the projects that added completed files to a member's account.
+pub async fn source_projects_of_member(db: &Db, member_id: i64) -> sqlx::Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT DISTINCT project_id FROM data_files WHERE member_id = $1 AND completed = 1",
+    )
+    .bind(member_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<DataFile>> {
+    let sql = format!("SELECT {COLUMNS} FROM data_files WHERE id = $1");
+    let row: Option<DataFileRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(DataFile::from))
+}
+
+/// The ids of a file's datatypes, in ascending order.
+pub async fn datatype_ids(db: &Db, file_id: i64) -> sqlx::Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT datatype_id FROM data_file_datatypes WHERE file_id = $1 ORDER BY datatype_id",
+    )
+    .bind(file_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Claims the single PUT that a signed upload URL accepts. Returns false when the file
+/// is unknown, already completed, or another PUT has started or finished.
+pub async fn claim_upload(db: &Db, file_id: i64, now: Micros) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE data_files SET upload_started_at = $1 \
+         WHERE id = $2 AND completed = 0 AND upload_started_at IS NULL",
+    )
+    .bind(now)
+    .bind(file_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Gives up a claimed upload that failed, so the URL can be used again.
+pub async fn release_upload(db: &Db, file_id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE data_files SET upload_started_at = NULL WHERE id = $1 AND uploaded_at IS NULL",
+    )
+    .bind(file_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Records that a claimed upload stored its bytes.
+pub async fn record_upload(
+    db: &Db,
+    file_id: i64,
+    size: i64,
+    md5: &str,
+    now: Micros,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE data_files SET size = $1, md5 = $2, uploaded_at = $3 WHERE id = $4")
+        .bind(size)
+        .bind(md5)
+        .bind(now)
+        .bind(file_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Marks a direct upload completed with its final size. Returns false when the file
+/// was already completed, so two completion calls cannot both succeed.
+pub async fn mark_completed(db: &Db, file_id: i64, size: i64, now: Micros) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE data_files SET completed = 1, completed_at = $1, size = $2 \
+         WHERE id = $3 AND completed = 0",
+    )
+    .bind(now)
+    .bind(size)
+    .bind(file_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Lists incomplete files created before `cutoff`, as `(id, storage key)` pairs.
+pub async fn list_incomplete_before(db: &Db, cutoff: Micros) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as(
+        "SELECT id, storage_key FROM data_files WHERE completed = 0 AND created_at < $1 \
+         ORDER BY id",
+    )
+    .bind(cutoff)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// Deletes a file row only if it is still incomplete, so a completion that raced the
+/// clean-up keeps its file. Returns whether a row was deleted.
+pub async fn delete_incomplete(db: &Db, file_id: i64) -> sqlx::Result<bool> {
+    let result = sqlx::query("DELETE FROM data_files WHERE id = $1 AND completed = 0")
+        .bind(file_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Deletes a file row (its datatype links go with it). The caller deletes the object.
+pub async fn delete(db: &Db, file_id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM data_files WHERE id = $1")
+        .bind(file_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// One download of a file, as recorded in the owner's download log.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Download {
+    pub id: i64,
+    /// The owner of the file.
+    pub member_id: i64,
+    pub file_id: i64,
+    pub basename: String,
+    /// The project the download URL was made for, if any.
+    pub project_id: Option<i64>,
+    /// 1 when the owner downloaded the file from their own pages.
+    pub by_member: i64,
+    pub client_address: String,
+    pub at: Micros,
+}
+
+/// Records a download in the owner's download log.
+pub async fn insert_download(
+    db: &Db,
+    file: &DataFile,
+    project_id: Option<i64>,
+    client_address: &str,
+    now: Micros,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO download_log (member_id, file_id, basename, project_id, by_member, \
+         client_address, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(file.member_id)
+    .bind(file.id)
+    .bind(&file.basename)
+    .bind(project_id)
+    .bind(i64::from(project_id.is_none()))
+    .bind(client_address)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Lists a member's downloads, newest first.
+pub async fn list_downloads(db: &Db, member_id: i64, limit: i64) -> sqlx::Result<Vec<Download>> {
+    sqlx::query_as(
+        "SELECT id, member_id, file_id, basename, project_id, by_member, client_address, at \
+         FROM download_log WHERE member_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+    )
+    .bind(member_id)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+}

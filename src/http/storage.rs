@@ -1,0 +1,509 @@
+//! Signed upload and download URLs served by the app.
+//!
+//! An upload URL (`PUT /upload/<token>/`) accepts the raw bytes of one direct upload:
+//! no credential header and no content type, exactly one successful PUT, valid six
+//! hours. A download URL (`GET /download/<token>/`) serves one file for an hour, any
+//! number of times, and logs every download in the owner's download log. On S3
+//! storage uploads go straight to a presigned S3 URL, and downloads redirect to a
+//! presigned URL valid five minutes.
+//!
+//! Tokens are `<value>.<HMAC>` made by [`ServerKey::sign`](crate::crypto::ServerKey::sign)
+//! with one purpose per kind, so an upload token cannot serve as a download token.
+//! The value contains the file id and the expiry; the database keeps no token.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+
+use super::error::ErrorDetail;
+use crate::app::AppState;
+use crate::blob::{Method, PutStreamError, StorageKind};
+use crate::clock::{HOUR, MINUTE, Micros};
+use crate::db::files::{self, DataFile};
+
+/// How long an upload URL is valid.
+pub const UPLOAD_URL_LIFETIME: Micros = 6 * HOUR;
+/// How long a download URL is valid.
+pub const DOWNLOAD_URL_LIFETIME: Micros = HOUR;
+/// How long the presigned S3 URL that a download redirects to is valid.
+pub const S3_DOWNLOAD_LIFETIME: Micros = 5 * MINUTE;
+
+const UPLOAD_PURPOSE: &str = "upload-url";
+const DOWNLOAD_PURPOSE: &str = "download-url";
+
+/// The routes of signed URLs. They stream bodies of any size for as long as it takes,
+/// so the caller mounts them outside the request timeout and the body limit.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/upload/{token}/", put(put_upload))
+        .route("/download/{token}/", get(get_download))
+}
+
+/// Returns the absolute URL to which the uploader of direct-upload file `file_id`
+/// PUTs its bytes, valid six hours from `now`. On S3 storage it is a presigned S3 URL
+/// for the file's key; otherwise the app's own single-use upload URL.
+pub async fn mint_upload_url(
+    state: &AppState,
+    file_id: i64,
+    now: Micros,
+) -> anyhow::Result<String> {
+    if state.storage.kind == StorageKind::S3 {
+        let file = files::find_by_id(&state.db, file_id)
+            .await?
+            .with_context(|| format!("presigning an upload for unknown file {file_id}"))?;
+        let lifetime = Duration::from_micros(UPLOAD_URL_LIFETIME as u64);
+        let url = state
+            .storage
+            .presigned_url(Method::PUT, &file.storage_key, lifetime)
+            .await?
+            .context("S3 storage returned no presigned URL")?;
+        return Ok(url);
+    }
+    let value = format!("{file_id}-{}", now + UPLOAD_URL_LIFETIME);
+    let token = state.key.sign(UPLOAD_PURPOSE, &value);
+    Ok(state.url(&format!("/upload/{token}/")))
+}
+
+/// Returns the absolute URL that serves file `file_id` for one hour from `now`.
+/// `project_id` is the project the URL is handed to, recorded with each download;
+/// `None` marks a download by the file's owner from their own pages.
+pub fn mint_download_url(
+    state: &AppState,
+    file_id: i64,
+    project_id: Option<i64>,
+    now: Micros,
+) -> String {
+    let project = match project_id {
+        Some(id) => format!("p{id}"),
+        None => "m".to_string(),
+    };
+    let value = format!("{file_id}-{project}-{}", now + DOWNLOAD_URL_LIFETIME);
+    let token = state.key.sign(DOWNLOAD_PURPOSE, &value);
+    state.url(&format!("/download/{token}/"))
+}
+
+/// Why a signed URL was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenError {
+    Invalid,
+    Expired,
+}
+
+/// What a valid download token grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DownloadGrant {
+    file_id: i64,
+    project_id: Option<i64>,
+}
+
+fn verify_upload_token(state: &AppState, token: &str, now: Micros) -> Result<i64, TokenError> {
+    let value = state
+        .key
+        .verify(UPLOAD_PURPOSE, token)
+        .ok_or(TokenError::Invalid)?;
+    let (file_id, expires_at) = value.split_once('-').ok_or(TokenError::Invalid)?;
+    let file_id = file_id.parse().map_err(|_| TokenError::Invalid)?;
+    let expires_at: Micros = expires_at.parse().map_err(|_| TokenError::Invalid)?;
+    if now >= expires_at {
+        return Err(TokenError::Expired);
+    }
+    Ok(file_id)
+}
+
+fn verify_download_token(
+    state: &AppState,
+    token: &str,
+    now: Micros,
+) -> Result<DownloadGrant, TokenError> {
+    let value = state
+        .key
+        .verify(DOWNLOAD_PURPOSE, token)
+        .ok_or(TokenError::Invalid)?;
+    let mut parts = value.splitn(3, '-');
+    let (Some(file_id), Some(project), Some(expires_at)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Invalid);
+    };
+    let file_id = file_id.parse().map_err(|_| TokenError::Invalid)?;
+    let project_id = match project {
+        "m" => None,
+        project => Some(
+            project
+                .strip_prefix('p')
+                .and_then(|id| id.parse().ok())
+                .ok_or(TokenError::Invalid)?,
+        ),
+    };
+    let expires_at: Micros = expires_at.parse().map_err(|_| TokenError::Invalid)?;
+    if now >= expires_at {
+        return Err(TokenError::Expired);
+    }
+    Ok(DownloadGrant {
+        file_id,
+        project_id,
+    })
+}
+
+/// `PUT /upload/<token>/`: stores the raw body as the bytes of a direct upload.
+///
+/// Responds 200 with an empty body, as clients require. A second PUT after a
+/// successful one, or while one streams, is 409; a body over `--max-upload-bytes` is
+/// 413 and nothing is kept; a tampered or expired token is 403. A failed PUT can be
+/// repeated.
+pub async fn put_upload(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    request: Request,
+) -> Response {
+    let now = state.clock.now();
+    let file_id = match verify_upload_token(&state, &token, now) {
+        Ok(file_id) => file_id,
+        Err(TokenError::Invalid) => {
+            return plain(StatusCode::FORBIDDEN, "This upload link is not valid.");
+        }
+        Err(TokenError::Expired) => {
+            return plain(StatusCode::FORBIDDEN, "This upload link has expired.");
+        }
+    };
+    let limit = state.settings.max_upload_bytes;
+    if let Some(length) = content_length(request.headers())
+        && length > limit
+    {
+        return too_large(limit);
+    }
+
+    let file = match files::find_by_id(&state.db, file_id).await {
+        Ok(Some(file)) => file,
+        Ok(None) => return plain(StatusCode::NOT_FOUND, "This upload no longer exists."),
+        Err(error) => return internal(anyhow::Error::new(error).context("loading a file")),
+    };
+    match files::claim_upload(&state.db, file_id, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return plain(
+                StatusCode::CONFLICT,
+                "This upload link was already used; start a new upload to replace the file.",
+            );
+        }
+        Err(error) => return internal(anyhow::Error::new(error).context("claiming an upload")),
+    }
+
+    let body = request.into_body().into_data_stream();
+    let stored = match state
+        .storage
+        .put_stream(&file.storage_key, body, limit)
+        .await
+    {
+        Ok(stored) => stored,
+        Err(error) => {
+            if let Err(release_error) = files::release_upload(&state.db, file_id).await {
+                tracing::error!(file.id = file_id, error = %release_error,
+                    "releasing a failed upload failed");
+            }
+            return match error {
+                PutStreamError::TooLarge { limit } => too_large(limit),
+                PutStreamError::Body(message) => plain(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Reading the upload failed: {message}"),
+                ),
+                PutStreamError::Store(error) => internal(error),
+            };
+        }
+    };
+
+    let size = i64::try_from(stored.size).unwrap_or(i64::MAX);
+    if let Err(error) =
+        files::record_upload(&state.db, file_id, size, &stored.md5, state.clock.now()).await
+    {
+        return internal(anyhow::Error::new(error).context("recording an upload"));
+    }
+    tracing::info!(
+        file.id = file_id,
+        size = stored.size,
+        "stored a direct upload"
+    );
+    StatusCode::OK.into_response()
+}
+
+/// `GET /download/<token>/`: records the download in the owner's download log, then
+/// serves the file.
+///
+/// On local storage the bytes are streamed with `Content-Length` and
+/// `Accept-Ranges: bytes`; a single `Range` gets 206 with `Content-Range`, an
+/// unsatisfiable one 416, and a malformed or multi-part one is ignored. On S3 storage
+/// the answer is a 302 to a presigned URL valid five minutes. A tampered or expired
+/// token, or a file that is gone or incomplete, is 403.
+pub async fn get_download(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    request: Request,
+) -> Response {
+    let now = state.clock.now();
+    let grant = match verify_download_token(&state, &token, now) {
+        Ok(grant) => grant,
+        Err(TokenError::Invalid) => {
+            return plain(StatusCode::FORBIDDEN, "This download link is not valid.");
+        }
+        Err(TokenError::Expired) => {
+            return plain(
+                StatusCode::FORBIDDEN,
+                "This download link has expired; request a new one.",
+            );
+        }
+    };
+    let file = match files::find_by_id(&state.db, grant.file_id).await {
+        Ok(Some(file)) if file.completed => file,
+        Ok(_) => return plain(StatusCode::FORBIDDEN, "This file is not available."),
+        Err(error) => return internal(anyhow::Error::new(error).context("loading a file")),
+    };
+    let client_address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip().to_string())
+        .unwrap_or_default();
+
+    if state.storage.kind == StorageKind::S3 {
+        if let Err(error) = log_download(&state, &file, grant, &client_address, now).await {
+            return internal(error);
+        }
+        let lifetime = Duration::from_micros(S3_DOWNLOAD_LIFETIME as u64);
+        return match state
+            .storage
+            .presigned_url(Method::GET, &file.storage_key, lifetime)
+            .await
+        {
+            // 302, as Open Humans responds; clients follow it with a GET.
+            Ok(Some(url)) => (StatusCode::FOUND, [(header::LOCATION, url)]).into_response(),
+            Ok(None) => internal(anyhow::anyhow!("S3 storage returned no presigned URL")),
+            Err(error) => internal(error),
+        };
+    }
+
+    let size = match state.storage.size(&file.storage_key).await {
+        Ok(Some(size)) => size,
+        Ok(None) => return plain(StatusCode::FORBIDDEN, "This file is not available."),
+        Err(error) => return internal(error),
+    };
+    let range = match request.headers().get(header::RANGE) {
+        None => None,
+        Some(value) => match parse_range(value.to_str().unwrap_or_default(), size) {
+            RangeRequest::Ignore => None,
+            RangeRequest::Satisfiable(range) => Some(range),
+            RangeRequest::Unsatisfiable => return range_not_satisfiable(size),
+        },
+    };
+    if let Err(error) = log_download(&state, &file, grant, &client_address, now).await {
+        return internal(error);
+    }
+    serve_bytes(&state, &file, size, range).await
+}
+
+async fn log_download(
+    state: &AppState,
+    file: &DataFile,
+    grant: DownloadGrant,
+    client_address: &str,
+    now: Micros,
+) -> anyhow::Result<()> {
+    files::insert_download(&state.db, file, grant.project_id, client_address, now)
+        .await
+        .context("recording a download")?;
+    tracing::info!(file.id = file.id, project.id = ?grant.project_id, "serving a download");
+    Ok(())
+}
+
+async fn serve_bytes(
+    state: &AppState,
+    file: &DataFile,
+    size: u64,
+    range: Option<Range<u64>>,
+) -> Response {
+    let read = match state.storage.read(&file.storage_key, range.clone()).await {
+        Ok(Some(read)) => read,
+        Ok(None) => return plain(StatusCode::FORBIDDEN, "This file is not available."),
+        Err(error) => return internal(error),
+    };
+    let length = read.range.end - read.range.start;
+    let mut response = Response::new(Body::from_stream(read.stream));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&content_disposition(&file.basename)) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if range.is_some() {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let content_range = format!(
+            "bytes {}-{}/{size}",
+            read.range.start,
+            read.range.end.saturating_sub(1)
+        );
+        if let Ok(value) = HeaderValue::from_str(&content_range) {
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+    }
+    response
+}
+
+/// `attachment` with an ASCII fallback name and the exact name in RFC 8187 encoding.
+fn content_disposition(basename: &str) -> String {
+    let fallback: String = basename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String =
+        percent_encoding::utf8_percent_encode(basename, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+/// How to treat a `Range` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RangeRequest {
+    /// Malformed, another unit, or several ranges: serve the whole file.
+    Ignore,
+    Satisfiable(Range<u64>),
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=` range against an object of `size` bytes (RFC 9110
+/// section 14.1.2).
+fn parse_range(header: &str, size: u64) -> RangeRequest {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return RangeRequest::Ignore;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Ignore;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Ignore;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    if first.is_empty() {
+        // A suffix range: the last `last` bytes.
+        let Ok(suffix) = last.parse::<u64>() else {
+            return RangeRequest::Ignore;
+        };
+        if suffix == 0 || size == 0 {
+            return RangeRequest::Unsatisfiable;
+        }
+        return RangeRequest::Satisfiable(size.saturating_sub(suffix)..size);
+    }
+    let Ok(start) = first.parse::<u64>() else {
+        return RangeRequest::Ignore;
+    };
+    let end = if last.is_empty() {
+        size
+    } else {
+        match last.parse::<u64>() {
+            Ok(last) if last >= start => last.saturating_add(1).min(size),
+            _ => return RangeRequest::Ignore,
+        }
+    };
+    if start >= size {
+        return RangeRequest::Unsatisfiable;
+    }
+    RangeRequest::Satisfiable(start..end)
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn plain(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
+}
+
+fn too_large(limit: u64) -> Response {
+    plain(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("The upload is larger than the limit of {limit} bytes."),
+    )
+}
+
+fn range_not_satisfiable(size: u64) -> Response {
+    let mut response = plain(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "The requested range is outside the file.",
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+        response.headers_mut().insert(header::CONTENT_RANGE, value);
+    }
+    response
+}
+
+fn internal(error: anyhow::Error) -> Response {
+    let mut response = plain(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The server could not complete this request. Please try again.",
+    );
+    response
+        .extensions_mut()
+        .insert(ErrorDetail(format!("{error:#}")));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_per_rfc_9110() {
+        let cases = [
+            ("bytes=10-19", RangeRequest::Satisfiable(10..20)),
+            ("bytes=10-", RangeRequest::Satisfiable(10..100)),
+            ("bytes=-5", RangeRequest::Satisfiable(95..100)),
+            ("bytes=-500", RangeRequest::Satisfiable(0..100)),
+            ("bytes=90-200", RangeRequest::Satisfiable(90..100)),
+            ("bytes=100-", RangeRequest::Unsatisfiable),
+            ("bytes=200-300", RangeRequest::Unsatisfiable),
+            ("bytes=-0", RangeRequest::Unsatisfiable),
+            ("bytes=20-10", RangeRequest::Ignore),
+            ("bytes=a-b", RangeRequest::Ignore),
+            ("bytes=0-1,5-6", RangeRequest::Ignore),
+            ("items=0-1", RangeRequest::Ignore),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(parse_range(header, 100), expected, "{header}");
+        }
+        assert_eq!(parse_range("bytes=0-", 0), RangeRequest::Unsatisfiable);
+    }
+
+    #[test]
+    fn content_disposition_escapes_the_name() {
+        assert_eq!(
+            content_disposition("a \"b\".csv"),
+            "attachment; filename=\"a _b_.csv\"; filename*=UTF-8''a%20%22b%22%2Ecsv"
+        );
+        assert!(content_disposition("é.txt").starts_with("attachment; filename=\"_.txt\""));
+    }
+}

