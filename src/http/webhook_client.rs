@@ -3,9 +3,9 @@
 //!
 //! A project chooses its webhook URL, so without the guard it could make this server
 //! POST to hosts on its own network or to a cloud metadata service. The host is
-//! resolved with the system resolver, every address is checked, and the connection
-//! goes to the checked addresses only (they are pinned in the client), so a DNS answer
-//! that changes between the check and the connection cannot swap in another address.
+//! resolved with the system resolver and every address is checked. The client is then
+//! pinned to the checked addresses, so a DNS response that changes between the check
+//! and the connection cannot swap in another address.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use url::Url;
 /// Time allowed for connecting, and separately for the whole request.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why a webhook POST got no HTTP answer.
+/// Failure of a webhook POST that got no HTTP response.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// The URL may never be delivered to as configured: retrying cannot help.
@@ -124,7 +124,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// Checks whether an address is globally reachable: not private, loopback,
-/// link-local (which holds cloud metadata services), shared (CGNAT), multicast,
+/// link-local (which contains cloud metadata services), shared (CGNAT), multicast,
 /// unspecified, reserved or set aside for documentation. IPv6 addresses that embed an
 /// IPv4 address (mapped, compatible, NAT64, 6to4) are judged by that address.
 pub fn is_public(ip: IpAddr) -> bool {

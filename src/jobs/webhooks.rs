@@ -17,8 +17,8 @@ use crate::domain::webhooks::{
 };
 use crate::http::webhook_client::{self, SendError};
 
-/// Runs one attempt of a delivery. A 2xx answer delivers it; any other answer or a
-/// network failure is retried; a URL the address guard rejects, a project without a
+/// Runs one attempt of a delivery. A 2xx response delivers it. Any other response or a
+/// network failure is retried. A URL the address guard rejects, a project without a
 /// webhook, or a missing delivery fails for good.
 pub async fn deliver(state: &AppState, job: &ClaimedJob) -> Result<Option<String>, JobError> {
     let payload: DeliveryJob = serde_json::from_str(&job.payload)
@@ -106,7 +106,7 @@ pub async fn deliver(state: &AppState, job: &ClaimedJob) -> Result<Option<String
             );
             return Ok(None);
         }
-        Ok(status) => JobError::Retry(format!("the receiver answered with HTTP status {status}")),
+        Ok(status) => JobError::Retry(format!("the receiver responded with HTTP status {status}")),
         Err(SendError::Unreachable(error)) => JobError::Retry(error),
         Err(SendError::Rejected(error)) => JobError::Permanent(error),
     };

@@ -1,4 +1,4 @@
-//! The email that tells a project's contact address about a withdrawal.
+//! The email that notifies a project's contact address of a withdrawal.
 
 use super::JobError;
 use crate::app::AppState;
@@ -64,7 +64,7 @@ pub async fn send_notice(state: &AppState, payload: &str) -> Result<(), JobError
 }
 
 /// Writes the notice's text. It names the member by `project_member_id` and states
-/// only what was done: files are said to be deleted only when they were.
+/// only what was done, so files are reported deleted only when they were.
 pub fn notice_body(
     project_name: &str,
     site_name: &str,

@@ -1,7 +1,7 @@
-//! `/account/delete/`: a member deletes their account. Every project they belong to
-//! is first withdrawn from, with the same webhooks and notices as leaving it; then
-//! the account, its sessions and its files (objects included) are deleted. A
-//! coordinator must hand over or close their projects first.
+//! `/account/delete/`: a member deletes their account. The member first leaves every
+//! project, with the same webhooks and notices as leaving it. Then the account, its
+//! sessions and its files (objects included) are deleted. A coordinator must hand over
+//! or close their projects first.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -93,11 +93,12 @@ pub async fn delete_account(
         let erasure = form_flag(&form, &format!("erasure_{}", membership.project_member_id))?;
         choices.push((membership, erasure));
     }
-    // Projects are locked in id order, so two transactions never wait on each other.
+    // Projects are locked in id order, so two such transactions cannot deadlock.
     choices.sort_by_key(|(membership, _)| membership.project_id);
 
     let mut tx = state.db.begin_write().await?;
     let mut withdrawn = 0;
+    let mut keys = Vec::new();
     for (membership, erasure_requested) in choices {
         lock_project(&mut tx, state.db.backend, membership.project_id).await?;
         let Some(current) = memberships::find_by_id(&mut tx, membership.id).await? else {
@@ -111,10 +112,12 @@ pub async fn delete_account(
             delete_files: true,
             account_deleted: true,
         };
-        memberships::withdraw_with(&mut tx, &current, Actor::Member, &options, now).await?;
+        let done =
+            memberships::withdraw_with(&mut tx, &current, Actor::Member, &options, now).await?;
+        keys.extend(done.deleted_file_keys);
         withdrawn += 1;
     }
-    let keys = accounts::delete_member(&mut tx, member.id).await?;
+    keys.extend(accounts::delete_member(&mut tx, member.id).await?);
     tx.commit().await?;
     state.job_signal.notify();
     tracing::info!(
