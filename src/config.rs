@@ -226,6 +226,17 @@ pub struct Settings {
         global = true
     )]
     pub s3_secret_access_key: Option<String>,
+
+    /// Deliver webhooks to URLs whose host resolves to a private, loopback,
+    /// link-local or otherwise non-public address. Off by default, so a project
+    /// cannot make the server send requests into its own network.
+    #[arg(
+        long,
+        env = "OPENHUMANS_ALLOW_PRIVATE_WEBHOOKS",
+        default_value_t = false,
+        global = true
+    )]
+    pub allow_private_webhooks: bool,
 }
 
 /// Log output format.

@@ -6,11 +6,16 @@
 
 use sqlx::{AnyConnection, FromRow};
 
+use super::jobs;
+use super::webhooks::{self, NewDelivery};
+use super::withdrawals::{self, Withdrawal};
 use super::{Db, flag, is_unique_violation};
 use crate::clock::Micros;
 use crate::domain::membership::{
-    Actor, MembershipEventKind, MembershipStatus, Snapshot, random_project_member_id,
+    Actor, MembershipEventKind, MembershipStatus, Snapshot, WITHDRAWAL_NOTICE_JOB,
+    WithdrawalReason, random_project_member_id,
 };
+use crate::domain::webhooks::{deauthorization_body, new_webhook_id};
 
 /// A stored membership with its snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,19 +245,68 @@ pub async fn authorize(
 
 /// Ends a membership: it is revoked and no longer joined or authorized, its
 /// snapshot is cleared, every code, grant and token of it is deleted, and the
-/// history records the snapshot that ended. Runs in the caller's transaction, which
-/// should hold the project row's lock (see `db::oauth2::lock_project`).
+/// history records the snapshot that ended. The withdrawal is recorded for the
+/// project, which is emailed when it asked for that; a member's own withdrawal also
+/// queues the project's deauthorization webhook. Runs in the caller's transaction,
+/// which should hold the project row's lock (see `db::oauth2::lock_project`).
 pub async fn withdraw(
     conn: &mut AnyConnection,
     membership: &Membership,
     actor: Actor,
     now: Micros,
 ) -> sqlx::Result<()> {
+    withdraw_with(conn, membership, actor, &WithdrawOptions::default(), now).await?;
+    Ok(())
+}
+
+/// Choices a withdrawal can carry beyond [`withdraw`]'s defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WithdrawOptions {
+    /// The member asks the project to erase their data. Honored only when the project
+    /// supports erasure; pages reject the request before it gets here otherwise.
+    pub erasure_requested: bool,
+    /// Delete the files the project added to the member's account.
+    pub delete_files: bool,
+    /// The withdrawal is part of deleting the member's account.
+    pub account_deleted: bool,
+}
+
+/// What a withdrawal did besides ending the membership.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Withdrawn {
+    pub withdrawal_id: i64,
+    pub erasure_requested: bool,
+    /// Storage keys of the file rows deleted in the transaction. The caller deletes
+    /// the objects once it has committed.
+    pub deleted_file_keys: Vec<String>,
+    pub webhook_queued: bool,
+    pub notice_queued: bool,
+}
+
+/// Runs [`withdraw`] with `options` and returns what it did.
+pub async fn withdraw_with(
+    conn: &mut AnyConnection,
+    membership: &Membership,
+    actor: Actor,
+    options: &WithdrawOptions,
+    now: Micros,
+) -> sqlx::Result<Withdrawn> {
+    let (webhook, erasure_supported, notify): (Option<String>, i64, i64) = sqlx::query_as(
+        "SELECT deauth_webhook, erasure_supported, deauth_email_notification \
+         FROM projects WHERE id = $1",
+    )
+    .bind(membership.project_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let erasure_requested = options.erasure_requested && flag(erasure_supported);
+
     sqlx::query(
         "UPDATE memberships SET joined = 0, authorized = 0, revoked = 1, \
-         message_permission = 0, username_shared = 0, revoked_at = $1 WHERE id = $2",
+         message_permission = 0, username_shared = 0, revoked_at = $1, \
+         erasure_requested_at = $2 WHERE id = $3",
     )
     .bind(now)
+    .bind(erasure_requested.then_some(now))
     .bind(membership.id)
     .execute(&mut *conn)
     .await?;
@@ -266,7 +320,87 @@ pub async fn withdraw(
         &membership.snapshot,
         now,
     )
-    .await
+    .await?;
+
+    let deleted_file_keys = match options.delete_files {
+        true => delete_project_files(conn, membership).await?,
+        false => Vec::new(),
+    };
+    let reason = match (options.account_deleted, actor) {
+        (true, _) => WithdrawalReason::AccountDeleted,
+        (false, Actor::Member) => WithdrawalReason::Member,
+        (false, Actor::Project) => WithdrawalReason::Project,
+    };
+    let withdrawal = Withdrawal {
+        id: 0,
+        project_id: membership.project_id,
+        project_member_id: membership.project_member_id.clone(),
+        reason: reason.as_str().to_string(),
+        erasure_requested,
+        files_deleted: options.delete_files,
+        at: now,
+    };
+    let withdrawal_id = withdrawals::insert(&mut *conn, &withdrawal).await?;
+
+    let notice_queued = flag(notify);
+    if notice_queued {
+        let payload = serde_json::json!({
+            "withdrawal_id": withdrawal_id,
+            "message_token": crate::crypto::random_token(32),
+        });
+        jobs::insert(
+            &mut *conn,
+            WITHDRAWAL_NOTICE_JOB,
+            &payload.to_string(),
+            NOTICE_MAX_ATTEMPTS,
+            now,
+            now,
+        )
+        .await?;
+    }
+
+    // A project that removed a member itself needs no webhook about it.
+    let webhook_url = webhook.filter(|url| !url.trim().is_empty());
+    let webhook_queued = actor == Actor::Member && webhook_url.is_some();
+    if webhook_queued {
+        let body = deauthorization_body(&membership.project_member_id, erasure_requested, now);
+        let webhook_id = new_webhook_id();
+        let delivery = NewDelivery {
+            project_id: membership.project_id,
+            withdrawal_id,
+            webhook_id: &webhook_id,
+            project_member_id: &membership.project_member_id,
+            body: &body,
+        };
+        webhooks::queue_new(conn, &delivery, now).await?;
+    }
+
+    Ok(Withdrawn {
+        withdrawal_id,
+        erasure_requested,
+        deleted_file_keys,
+        webhook_queued,
+        notice_queued,
+    })
+}
+
+/// Attempts of a withdrawal notice email: about a day, as for every email.
+const NOTICE_MAX_ATTEMPTS: i64 = 12;
+
+/// Deletes the rows of every file the project added to the member's account and
+/// returns their storage keys.
+async fn delete_project_files(
+    conn: &mut AnyConnection,
+    membership: &Membership,
+) -> sqlx::Result<Vec<String>> {
+    let keys: Vec<(String,)> = sqlx::query_as(
+        "DELETE FROM data_files WHERE member_id = $1 AND project_id = $2 RETURNING storage_key",
+    )
+    .bind(membership.member_id)
+    .bind(membership.project_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(keys.into_iter().map(|(key,)| key).collect())
 }
 
 async fn replace_sources(

@@ -5,6 +5,7 @@
 //! microseconds (see [`crate::clock`]) and flags are `0`/`1` integers, read with
 //! [`flag`]. Each submodule holds the queries of one aggregate.
 
+pub mod accounts;
 pub mod datatypes;
 pub mod email_tokens;
 pub mod files;
@@ -15,6 +16,8 @@ pub mod oauth2;
 pub mod projects;
 pub mod rate_limits;
 pub mod sessions;
+pub mod webhooks;
+pub mod withdrawals;
 
 use std::path::Path;
 use std::str::FromStr;

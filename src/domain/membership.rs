@@ -117,6 +117,48 @@ impl Actor {
     }
 }
 
+/// Kind of the job that emails a project's contact address about a withdrawal.
+pub const WITHDRAWAL_NOTICE_JOB: &str = "send_withdrawal_notice";
+
+/// Why a membership ended, as the withdrawals record and the notice email state it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithdrawalReason {
+    /// The member left from their connections page.
+    Member,
+    /// The project removed the member.
+    Project,
+    /// The member deleted their account.
+    AccountDeleted,
+}
+
+impl WithdrawalReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WithdrawalReason::Member => "self",
+            WithdrawalReason::Project => "project-coordinator",
+            WithdrawalReason::AccountDeleted => "account-deleted",
+        }
+    }
+
+    /// Reads a stored name; unknown names read as a member's own withdrawal.
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "project-coordinator" => WithdrawalReason::Project,
+            "account-deleted" => WithdrawalReason::AccountDeleted,
+            _ => WithdrawalReason::Member,
+        }
+    }
+
+    /// Describes the withdrawal for the project, e.g. "withdrew".
+    pub fn describe(self) -> &'static str {
+        match self {
+            WithdrawalReason::Member => "withdrew",
+            WithdrawalReason::Project => "was removed by the project",
+            WithdrawalReason::AccountDeleted => "withdrew by deleting their account",
+        }
+    }
+}
+
 /// Digits in a `project_member_id`.
 pub const PROJECT_MEMBER_ID_DIGITS: usize = 8;
 

@@ -8,3 +8,4 @@ pub mod membership;
 pub mod oauth2;
 pub mod password;
 pub mod project;
+pub mod webhooks;

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod pages;
 pub mod session;
 pub mod storage;
+pub mod webhook_client;
 
 use std::time::Duration;
 
@@ -22,7 +23,9 @@ use axum::routing::{get, post};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
-use pages::accounts::{confirm_email, login, logout, password_change, password_reset, signup};
+use pages::accounts::{
+    confirm_email, delete, login, logout, password_change, password_reset, signup,
+};
 use pages::{connections, datatypes, home, projects};
 
 /// Builds the application's router with its middleware.
@@ -62,6 +65,10 @@ pub fn router(state: AppState) -> Router {
             get(password_change::password_change_form).post(password_change::change_password),
         )
         .route(
+            "/account/delete/",
+            get(delete::delete_account_form).post(delete::delete_account),
+        )
+        .route(
             "/account/password/reset/",
             get(password_reset::password_reset_form).post(password_reset::request_password_reset),
         )
@@ -99,6 +106,23 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/direct-sharing/projects/oauth2/{slug}/master-token/",
             post(projects::credentials::issue_master_token),
+        )
+        .route(
+            "/direct-sharing/projects/oauth2/{slug}/withdrawn/",
+            get(projects::withdrawn::withdrawn_members_page),
+        )
+        .route(
+            "/direct-sharing/projects/oauth2/{slug}/remove-members/",
+            get(projects::remove_members::remove_members_form)
+                .post(projects::remove_members::remove_members),
+        )
+        .route(
+            "/direct-sharing/projects/oauth2/{slug}/webhooks/",
+            get(projects::deliveries::list_deliveries),
+        )
+        .route(
+            "/direct-sharing/projects/oauth2/{slug}/webhooks/{delivery_id}/redeliver/",
+            post(projects::deliveries::redeliver),
         )
         .route(
             "/direct-sharing/badges/{project_id}/{file}",

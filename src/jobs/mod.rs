@@ -18,9 +18,13 @@ use tokio::task::JoinHandle;
 use crate::app::AppState;
 use crate::clock::{HOUR, Micros, SECOND};
 use crate::db::jobs::{self as queue, ClaimedJob};
+use crate::domain::membership::WITHDRAWAL_NOTICE_JOB;
+use crate::domain::webhooks::DELIVERY_JOB;
 use crate::mail::Email;
 
 pub mod uploads;
+pub mod webhooks;
+pub mod withdrawal_notice;
 
 /// Kind of the job that sends one email.
 pub const SEND_EMAIL: &str = "send_email";
@@ -170,7 +174,7 @@ pub async fn run_next_job(state: &AppState, worker: &str) -> anyhow::Result<bool
         Err(error) => {
             let retry_at = match &error {
                 JobError::Retry(_) if job.attempts < job.max_attempts => {
-                    Some(now + backoff(job.attempts))
+                    Some(now + retry_delay(&job.kind, job.attempts))
                 }
                 _ => None,
             };
@@ -250,7 +254,20 @@ async fn run_job(state: &AppState, job: &ClaimedJob) -> Result<Option<String>, J
                 serde_json::to_string(&kept).expect("an Email always serializes"),
             ))
         }
+        DELIVERY_JOB => webhooks::deliver(state, job).await,
+        WITHDRAWAL_NOTICE_JOB => withdrawal_notice::send_notice(state, &job.payload)
+            .await
+            .map(|()| None),
         other => Err(JobError::Permanent(format!("unknown job kind {other:?}"))),
+    }
+}
+
+/// Delay before attempt `attempt + 1` of a job of `kind`. Webhook deliveries have
+/// their own, longer schedule, because receivers may be down for a day.
+fn retry_delay(kind: &str, attempt: i64) -> Micros {
+    match kind {
+        DELIVERY_JOB => crate::domain::webhooks::retry_delay(attempt),
+        _ => backoff(attempt),
     }
 }
 

@@ -16,3 +16,4 @@ mod oauth2;
 mod ops;
 mod projects;
 mod storage;
+mod withdrawal;

@@ -3,16 +3,19 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::clock::human;
-use crate::db::memberships::{self, Membership};
+use crate::db::memberships::{self, Membership, WithdrawOptions};
 use crate::db::oauth2::{lock_project, project_names};
 use crate::db::projects;
+use crate::domain::forms::parse_bool;
 use crate::domain::membership::Actor;
 use crate::http::error::PageError;
+use crate::http::form::FormBody;
 use crate::http::session::{CurrentMember, FlashKind, PageContext, redirect_with_flash};
 
 /// One authorized project and the permissions its snapshot grants.
@@ -56,6 +59,8 @@ pub async fn list_connections(
 pub struct LeavePage {
     ctx: PageContext,
     connection: ConnectionItem,
+    /// Whether the project accepts erasure requests; only then is the choice offered.
+    erasure_supported: bool,
 }
 
 /// `GET /member/me/connections/<project_member_id>/leave/`: the confirmation page.
@@ -72,19 +77,27 @@ pub async fn leave_form(
         .filter(|membership| membership.member_id == member.id && is_current(membership))
         .ok_or(PageError::NotFound)?;
     drop(conn);
+    let erasure_supported = projects::find_by_id(&state.db, membership.project_id)
+        .await?
+        .is_some_and(|project| project.config.erasure_supported);
     Ok(LeavePage {
         ctx,
         connection: connection_item(&state, &membership).await?,
+        erasure_supported,
     })
 }
 
 /// `POST /member/me/connections/<project_member_id>/leave/`: withdraws from the
 /// project. In one transaction the membership is revoked, its snapshot cleared, every
-/// token and grant of it deleted and the withdrawal recorded.
+/// token and grant of it deleted, the withdrawal recorded, and the project's webhook
+/// and notice email queued. The form's optional fields are `erasure_requested` (only
+/// for projects that support erasure; otherwise the request is rejected with 400) and
+/// `remove_datafiles`, which deletes the files the project added to the account.
 pub async fn leave(
     State(state): State<AppState>,
     CurrentMember(member): CurrentMember,
     Path(project_member_id): Path<String>,
+    request: Request,
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let mut conn = state.db.pool.acquire().await?;
@@ -93,6 +106,22 @@ pub async fn leave(
         .filter(|membership| membership.member_id == member.id)
         .ok_or(PageError::NotFound)?;
     drop(conn);
+    let form = read_optional_form(request, &state).await?;
+    let project = projects::find_by_id(&state.db, found.project_id)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let options = WithdrawOptions {
+        erasure_requested: form_flag(&form, "erasure_requested")?,
+        delete_files: form_flag(&form, "remove_datafiles")?,
+        account_deleted: false,
+    };
+    if options.erasure_requested && !project.config.erasure_supported {
+        return Err(PageError::BadRequest(format!(
+            "{} does not accept erasure requests, so one cannot be sent. Leave without \
+             asking for erasure, or contact the project.",
+            project.config.name
+        )));
+    }
 
     let mut tx = state.db.begin_write().await?;
     // The project row's lock orders this withdrawal with concurrent authorizations,
@@ -102,25 +131,77 @@ pub async fn leave(
         .await?
         .filter(is_current)
         .ok_or(PageError::NotFound)?;
-    memberships::withdraw(&mut tx, &membership, Actor::Member, now).await?;
+    let withdrawn =
+        memberships::withdraw_with(&mut tx, &membership, Actor::Member, &options, now).await?;
     tx.commit().await?;
+    state.job_signal.notify();
     tracing::info!(
         project.id = membership.project_id,
         membership.id = membership.id,
+        erasure_requested = withdrawn.erasure_requested,
+        files_deleted = withdrawn.deleted_file_keys.len(),
         "member withdrew from a project"
     );
+    delete_objects(&state, &withdrawn.deleted_file_keys).await;
 
-    let name = projects::find_by_id(&state.db, membership.project_id)
-        .await?
-        .map(|project| project.config.name)
-        .unwrap_or_default();
+    let name = project.config.name;
+    let mut message = format!("You left {name}. Its access to your account has been revoked.");
+    if withdrawn.erasure_requested {
+        message.push_str(" Your request to erase your data was sent to the project.");
+    }
+    if options.delete_files {
+        message.push_str(" The files it added to your account were deleted.");
+    }
     Ok(redirect_with_flash(
         &state,
         "/member/me/connections/",
         FlashKind::Success,
-        &format!("You left {name}. Its access to your account has been revoked."),
+        &message,
     )
     .into_response())
+}
+
+/// Reads the leave form. A POST without a body (no content type, nothing sent) is a
+/// withdrawal with every option off.
+async fn read_optional_form(request: Request, state: &AppState) -> Result<FormBody, PageError> {
+    let headers = request.headers();
+    let empty = !headers.contains_key(header::CONTENT_TYPE)
+        && headers
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|length| length == "0");
+    if empty {
+        return Ok(FormBody::default());
+    }
+    match FormBody::from_request(request, state).await {
+        Ok(form) => Ok(form),
+        Err(_) => Err(PageError::BadRequest(
+            "The form could not be read. Submit it from the leave page.".to_string(),
+        )),
+    }
+}
+
+/// Reads an optional form boolean; absent is false, an invalid value is a 400 naming
+/// the field.
+pub fn form_flag(form: &FormBody, name: &str) -> Result<bool, PageError> {
+    match form.optional(name) {
+        None => Ok(false),
+        Some(value) => parse_bool(value).ok_or_else(|| {
+            PageError::BadRequest(format!(
+                "The form field \"{name}\" must be true or false, not {value:?}."
+            ))
+        }),
+    }
+}
+
+/// Deletes stored objects whose rows are already gone. A failure is logged and
+/// leaves an orphaned object, never a file row pointing at nothing.
+pub async fn delete_objects(state: &AppState, keys: &[String]) {
+    for key in keys {
+        if let Err(error) = state.storage.delete(key).await {
+            tracing::error!(storage.key = %key, error = %format!("{error:#}"),
+                "deleting a file object failed; the object is orphaned");
+        }
+    }
 }
 
 /// Returns whether a membership is listed as a connection: joined, authorized and not

@@ -3,6 +3,7 @@
 //! [`crate::domain::password`].
 
 pub mod confirm_email;
+pub mod delete;
 pub mod email_texts;
 pub mod login;
 pub mod logout;

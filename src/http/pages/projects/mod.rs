@@ -6,11 +6,14 @@
 
 pub mod create;
 pub mod credentials;
+pub mod deliveries;
 pub mod detail;
 pub mod form;
 pub mod manage;
+pub mod remove_members;
 pub mod reveal;
 pub mod update;
+pub mod withdrawn;
 
 use crate::app::AppState;
 use crate::db::members::Member;

@@ -1,0 +1,204 @@
+//! Deauthorization webhook deliveries, their attempts, and the jobs that send them.
+//!
+//! A delivery is one message: its `webhook-id` and body are fixed when it is queued.
+//! Each POST of it, by a retry or a redelivery, is recorded as an attempt.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::Db;
+use super::jobs as queue;
+use crate::clock::Micros;
+use crate::domain::webhooks::{DELIVERY_JOB, MAX_ATTEMPTS};
+
+/// Delivery states.
+pub const PENDING: &str = "pending";
+pub const DELIVERED: &str = "delivered";
+pub const FAILED: &str = "failed";
+
+/// A stored delivery.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Delivery {
+    pub id: i64,
+    pub project_id: i64,
+    pub withdrawal_id: Option<i64>,
+    pub webhook_id: String,
+    pub project_member_id: String,
+    pub body: String,
+    pub state: String,
+    pub created_at: Micros,
+    pub finished_at: Option<Micros>,
+}
+
+const COLUMNS: &str = "id, project_id, withdrawal_id, webhook_id, project_member_id, body, \
+    state, created_at, finished_at";
+
+/// One POST of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Attempt {
+    pub id: i64,
+    pub delivery_id: i64,
+    pub url: String,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub at: Micros,
+}
+
+/// The fields of a delivery to queue.
+#[derive(Debug, Clone)]
+pub struct NewDelivery<'a> {
+    pub project_id: i64,
+    pub withdrawal_id: i64,
+    pub webhook_id: &'a str,
+    pub project_member_id: &'a str,
+    pub body: &'a str,
+}
+
+/// The payload of a delivery job.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct DeliveryJob {
+    pub delivery_id: i64,
+}
+
+/// Inserts a delivery and queues its job, inside the caller's transaction, so the
+/// webhook is sent if and only if the withdrawal commits.
+pub async fn queue_new(
+    conn: &mut AnyConnection,
+    delivery: &NewDelivery<'_>,
+    now: Micros,
+) -> sqlx::Result<i64> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO webhook_deliveries (project_id, withdrawal_id, webhook_id, \
+         project_member_id, body, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         RETURNING id",
+    )
+    .bind(delivery.project_id)
+    .bind(delivery.withdrawal_id)
+    .bind(delivery.webhook_id)
+    .bind(delivery.project_member_id)
+    .bind(delivery.body)
+    .bind(PENDING)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    queue_job(conn, id, now).await?;
+    Ok(id)
+}
+
+async fn queue_job(conn: &mut AnyConnection, delivery_id: i64, now: Micros) -> sqlx::Result<i64> {
+    let payload =
+        serde_json::to_string(&DeliveryJob { delivery_id }).expect("a delivery job serializes");
+    queue::insert(&mut *conn, DELIVERY_JOB, &payload, MAX_ATTEMPTS, now, now).await
+}
+
+/// Queues one more round of attempts for a project's delivery, with the same
+/// `webhook-id` and body. Returns false when the project has no such delivery.
+pub async fn redeliver(
+    db: &Db,
+    project_id: i64,
+    delivery_id: i64,
+    now: Micros,
+) -> sqlx::Result<bool> {
+    let mut tx = db.begin_write().await?;
+    let updated = sqlx::query(
+        "UPDATE webhook_deliveries SET state = $1, finished_at = NULL \
+         WHERE id = $2 AND project_id = $3",
+    )
+    .bind(PENDING)
+    .bind(delivery_id)
+    .bind(project_id)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Ok(false);
+    }
+    queue_job(&mut tx, delivery_id, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<Delivery>> {
+    let sql = format!("SELECT {COLUMNS} FROM webhook_deliveries WHERE id = $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+/// Records one POST: the status when the receiver answered, the error otherwise.
+pub async fn record_attempt(
+    db: &Db,
+    delivery_id: i64,
+    url: &str,
+    outcome: Result<u16, &str>,
+    duration_ms: i64,
+    now: Micros,
+) -> sqlx::Result<()> {
+    let (status, error) = match outcome {
+        Ok(status) => (Some(i64::from(status)), None),
+        Err(error) => (None, Some(error)),
+    };
+    sqlx::query(
+        "INSERT INTO webhook_attempts (delivery_id, url, status_code, error, duration_ms, at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(delivery_id)
+    .bind(url)
+    .bind(status)
+    .bind(error)
+    .bind(duration_ms)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks a delivery delivered or failed for good.
+pub async fn finish(db: &Db, delivery_id: i64, state: &str, now: Micros) -> sqlx::Result<()> {
+    sqlx::query("UPDATE webhook_deliveries SET state = $1, finished_at = $2 WHERE id = $3")
+        .bind(state)
+        .bind(now)
+        .bind(delivery_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Lists a project's deliveries, newest first.
+pub async fn list_for_project(
+    db: &Db,
+    project_id: i64,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Delivery>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM webhook_deliveries WHERE project_id = $1 \
+         ORDER BY id DESC LIMIT $2 OFFSET $3"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(project_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&db.pool)
+        .await
+}
+
+pub async fn count_for_project(db: &Db, project_id: i64) -> sqlx::Result<i64> {
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM webhook_deliveries WHERE project_id = $1")
+            .bind(project_id)
+            .fetch_one(&db.pool)
+            .await?;
+    Ok(count)
+}
+
+/// Lists a delivery's attempts, oldest first.
+pub async fn attempts(db: &Db, delivery_id: i64) -> sqlx::Result<Vec<Attempt>> {
+    sqlx::query_as(
+        "SELECT id, delivery_id, url, status_code, error, duration_ms, at \
+         FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id",
+    )
+    .bind(delivery_id)
+    .fetch_all(&db.pool)
+    .await
+}
