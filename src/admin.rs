@@ -190,6 +190,9 @@ fn read_password() -> Result<String, String> {
     if let Ok(password) = std::env::var(PASSWORD_VARIABLE) {
         return Ok(password);
     }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprint!("Password for the new member (or set {PASSWORD_VARIABLE}): ");
+    }
     let mut line = String::new();
     std::io::stdin()
         .lock()

@@ -57,6 +57,11 @@ impl AppState {
             settings.outbox_dir(),
             &settings.mail_from,
         )?;
+        if settings.smtp_url.is_none() {
+            let outbox = settings.outbox_dir();
+            std::fs::create_dir_all(&outbox)
+                .with_context(|| format!("creating the mail outbox {}", outbox.display()))?;
+        }
         let storage_url = match &settings.storage_url {
             Some(url) => url.clone(),
             None => settings.data_dir.join("files").display().to_string(),

@@ -37,7 +37,7 @@ pub enum Command {
         state: Option<String>,
         /// Maximum number of jobs listed.
         #[arg(long, default_value_t = 50)]
-        limit: i64,
+        limit: u32,
     },
 }
 
@@ -77,7 +77,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 public_url = %state.public_url,
                 database = %crate::db::redact_url(&state.settings.database_url()),
                 "openhumans is serving; create the first site admin with: \
-                 openhumans admin create-member --username NAME --email ADDRESS --admin --verified"
+                 OPENHUMANS_PASSWORD=... openhumans admin create-member --username NAME \
+                 --email ADDRESS --admin --verified (from a source checkout, run \
+                 cargo run --release -- admin create-member ...)"
             );
             serve(state, listener, shutdown_signal()).await?;
             tracing::info!("openhumans stopped");
@@ -91,7 +93,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jobs { state, limit } => {
             let state_filter = state;
             let app = AppState::build(cli.settings, Clock::default()).await?;
-            let jobs = crate::db::jobs::list(&app.db, state_filter.as_deref(), limit)
+            let jobs = crate::db::jobs::list(&app.db, state_filter.as_deref(), i64::from(limit))
                 .await
                 .context("listing jobs")?;
             println!("{}", serde_json::to_string_pretty(&jobs_json(&jobs))?);

@@ -309,6 +309,12 @@ impl Settings {
             if !matches!(url.scheme(), "http" | "https") {
                 bail!("invalid --public-url {url}: the scheme must be http or https");
             }
+            if url.query().is_some() || url.fragment().is_some() {
+                bail!("invalid --public-url {url}: it must not have a query or a fragment");
+            }
+            if !url.username().is_empty() || url.password().is_some() {
+                bail!("invalid --public-url {url}: it must not contain a user name or password");
+            }
             if url.path() != "/" {
                 bail!(
                     "invalid --public-url {url}: the site must be served at the root of its origin \

@@ -196,8 +196,9 @@ pub fn badge_path(badge_key: &str) -> String {
 /// it was checked as, so nothing else in storage can be read through this path.
 pub async fn serve_badge(
     State(state): State<AppState>,
-    Path((project_id, file)): Path<(i64, String)>,
+    Path((project_id, file)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
+    let project_id: i64 = project_id.parse().map_err(|_| PageError::NotFound)?;
     let Some(project) = crate::db::projects::find_by_id(&state.db, project_id).await? else {
         return Err(PageError::NotFound);
     };

@@ -53,6 +53,18 @@ pub async fn log_request(request: Request, next: Next) -> Response {
         }
     }
 
+    // Any client can send any method name; only standard ones become label values, so
+    // the number of series stays bounded.
+    let method = match method {
+        Method::GET
+        | Method::HEAD
+        | Method::POST
+        | Method::PUT
+        | Method::DELETE
+        | Method::OPTIONS
+        | Method::PATCH => method,
+        _ => Method::from_bytes(b"OTHER").expect("OTHER is a valid method token"),
+    };
     let labels = [
         ("method", method.to_string()),
         ("route", route.clone()),
@@ -126,8 +138,14 @@ pub async fn reject_cross_site(
     match cross_site_reason(request.headers(), &state.public_url) {
         None => next.run(request).await,
         Some(reason) => {
+            // The matched route, not the path: paths such as reset links carry tokens.
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|path| path.as_str().to_string())
+                .unwrap_or_else(|| "unmatched".to_string());
             tracing::warn!(
-                path = request.uri().path(),
+                %route,
                 reason,
                 "rejected a cross-site form submission"
             );
@@ -167,6 +185,30 @@ fn cross_site_reason(headers: &HeaderMap, public_url: &str) -> Option<&'static s
         Some(origin) if origin.as_bytes() == public_url.as_bytes() => None,
         Some(_) => Some("Origin differs from the public URL"),
     }
+}
+
+/// Gives the router's bare 405 responses to page requests the site's error page; the
+/// API renders its own JSON errors.
+pub async fn render_method_not_allowed(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    if is_api
+        || response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut page = error_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This address takes form submissions only",
+        "Open the page that has the form, and use its button.",
+        &"method not allowed",
+    );
+    if let Some(allow) = allow {
+        page.headers_mut().insert(header::ALLOW, allow);
+    }
+    page
 }
 
 /// Responds 404 to paths no route matches.

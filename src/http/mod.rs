@@ -174,6 +174,9 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);
     routes
         .fallback(middleware::not_found)
+        .layer(axum::middleware::from_fn(
+            middleware::render_method_not_allowed,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::load_session,

@@ -249,12 +249,8 @@ impl FromRequestParts<AppState> for CurrentMember {
         match parts.extensions.get::<SessionMember>() {
             Some(SessionMember(Some(member))) => Ok(CurrentMember(member.clone())),
             _ => {
-                let next = parts
-                    .uri
-                    .path_and_query()
-                    .map(|pq| pq.as_str())
-                    .unwrap_or("/");
-                let target = format!("/account/login/?next={}", urlencode(next));
+                let next = login_return_path(parts);
+                let target = format!("/account/login/?next={}", urlencode(&next));
                 Err(Redirect::to(&target).into_response())
             }
         }
@@ -272,6 +268,28 @@ impl OptionalFromRequestParts<AppState> for CurrentMember {
             Some(SessionMember(Some(member))) => Some(CurrentMember(member.clone())),
             _ => None,
         })
+    }
+}
+
+/// Where the login page returns to: the requested page for a GET, or for a form
+/// submission (which the browser cannot repeat after login) the page one level up,
+/// e.g. a project's page for its `rotate-secret/` action.
+fn login_return_path(parts: &Parts) -> String {
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    if matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD
+    ) {
+        return path_and_query.to_string();
+    }
+    let path = parts.uri.path().trim_end_matches('/');
+    match path.rfind('/') {
+        Some(cut) if cut > 0 => format!("{}/", &path[..cut]),
+        _ => "/".to_string(),
     }
 }
 

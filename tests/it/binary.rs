@@ -262,7 +262,7 @@ async fn invalid_settings_exit_with_message() {
     let data_dir = tempfile::tempdir().unwrap();
     let dir = data_dir.path().to_str().unwrap();
     let bind = format!("127.0.0.1:{}", free_port());
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--secret-key", "short"],
             "invalid --secret-key: it has 5 characters, at least 32",
@@ -279,6 +279,10 @@ async fn invalid_settings_exit_with_message() {
             "unsupported database URL scheme",
         ),
         (&["--workers", "0"], "invalid --workers 0"),
+        (
+            &["--public-url", "http://127.0.0.1:8000/?x=1#frag"],
+            "must not have a query or a fragment",
+        ),
         (&["--mail-from", "not an address"], "invalid --mail-from"),
     ];
     for (args, expected) in cases {

@@ -134,3 +134,72 @@ async fn front_page_shows_logged_in_member() {
         "the navigation offers logout"
     );
 }
+
+#[tokio::test]
+async fn post_only_page_gets_readable_405() {
+    let app = TestApp::spawn().await;
+    let member = fixtures::create_member(&app, "Grace_H").await;
+    let client = fixtures::logged_in_client(&app, member.id).await;
+    let project = fixtures::create_project(
+        &app,
+        member.id,
+        &fixtures::project_config("Step Study", "https://example.org/cb"),
+    )
+    .await;
+    let action = format!(
+        "/direct-sharing/projects/oauth2/{}/rotate-secret/",
+        project.slug
+    );
+
+    let response = client.get(app.url(&action)).send().await.unwrap();
+
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    let body = response.text().await.unwrap();
+    assert!(body.contains("form submissions only"), "{body}");
+}
+
+#[tokio::test]
+async fn anonymous_form_post_returns_to_parent_page() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .client
+        .post(app.url("/direct-sharing/projects/oauth2/some-study/rotate-secret/"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        "/account/login/?next=%2Fdirect-sharing%2Fprojects%2Foauth2%2Fsome-study%2F"
+    );
+}
+
+#[tokio::test]
+async fn unknown_methods_share_one_metrics_label() {
+    let app = TestApp::spawn().await;
+    for method in ["AAAA", "BBBB"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        app.client
+            .request(method, app.url("/nowhere/"))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let body = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(!body.contains("AAAA"), "{body}");
+    assert!(!body.contains("BBBB"), "{body}");
+    assert!(body.contains("method=\"OTHER\""), "{body}");
+}

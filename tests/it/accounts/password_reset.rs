@@ -202,3 +202,28 @@ async fn unknown_reset_link_is_404() {
     let body = response.text().await.unwrap();
     assert!(body.contains("Ask for a new reset link"), "{body}");
 }
+
+#[tokio::test]
+async fn reset_lifts_failed_login_pause() {
+    let app = TestApp::spawn().await;
+    create_member(&app, "alice", "alice@example.org").await;
+    for attempt in 0..10 {
+        let guess = log_in(&app, &app.new_client(), "alice", "wrong password").await;
+        assert_eq!(guess.status(), 422, "guess {attempt}");
+    }
+    let paused = log_in(&app, &app.new_client(), "alice", PASSWORD).await;
+    assert_eq!(paused.status(), 429);
+    let body = paused.text().await.unwrap();
+    assert!(
+        body.contains("/account/password/reset/"),
+        "the page names the way out: {body}"
+    );
+
+    request_reset(&app, "alice@example.org").await;
+    let link = wait_for_link(&app, "alice@example.org", "/account/password/reset/key/").await;
+    let reset = set_new_password(&app.new_client(), &link, NEW_PASSWORD).await;
+    assert_eq!(reset.status(), 303);
+
+    let login = log_in(&app, &app.new_client(), "alice", NEW_PASSWORD).await;
+    assert_eq!(login.status(), 303, "the reset lifted the pause");
+}

@@ -243,10 +243,39 @@ async fn signups_limited_per_address() {
     assert!(retry_after > 0, "{retry_after}");
     assert!(retry_after <= 3600, "{retry_after}");
     let body = limited.text().await.unwrap();
-    assert!(body.contains("Too many accounts"), "{body}");
+    assert!(body.contains("Too many signups"), "{body}");
     assert_eq!(member_count(&app).await, 10);
 
     app.clock().advance(61 * MINUTE);
     let later = sign_up(&app, &app.client, "member10", "m10@example.org").await;
     assert_eq!(later.status(), 303);
+}
+
+#[tokio::test]
+async fn taken_email_signups_count_toward_limit() {
+    let app = TestApp::spawn().await;
+    create_member(&app, "alice", "alice@example.org").await;
+    for n in 0..10 {
+        let client = app.new_client();
+        let probe = sign_up(&app, &client, &format!("prober{n}"), "alice@example.org").await;
+        assert_eq!(probe.status(), 422, "probe {n}");
+    }
+
+    let limited = sign_up(&app, &app.new_client(), "prober10", "alice@example.org").await;
+
+    assert_eq!(limited.status(), 429, "probing for accounts is limited");
+}
+
+#[tokio::test]
+async fn typo_signups_do_not_count_toward_limit() {
+    let app = TestApp::spawn().await;
+    for n in 0..12 {
+        let client = app.new_client();
+        let typo = sign_up(&app, &client, "bad name", &format!("m{n}@example.org")).await;
+        assert_eq!(typo.status(), 422, "typo {n}");
+    }
+
+    let signup = sign_up(&app, &app.client, "good_name", "good@example.org").await;
+
+    assert_eq!(signup.status(), 303);
 }

@@ -166,3 +166,19 @@ async fn replaced_badge_deletes_old_file() {
     assert_eq!(load(&app, "rebadged").await.badge_key, None);
     assert!(app.state.storage.get(&new_key).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn malformed_badge_paths_are_404_pages() {
+    let app = TestApp::spawn().await;
+
+    for path in [
+        "/direct-sharing/badges/abc/x.png",
+        "/direct-sharing/badges/99999999999999999999/x.png",
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+
+        assert_eq!(response.status(), 404, "{path}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("Page not found"), "{path}: {body}");
+    }
+}

@@ -115,7 +115,8 @@ pub async fn login(
             bucket,
             limit,
             now,
-            "There were too many failed logins. For your security, logging in is paused.",
+            "There were too many failed logins. For your security, logging in is paused. \
+             Resetting your password at /account/password/reset/ lifts the pause at once.",
         )
         .await;
         match attempt {

@@ -180,6 +180,9 @@ pub async fn reset_password(
     // Every old session ends with the old password; this one starts afresh below.
     sessions::delete_for_member(&mut *tx, member.id).await?;
     tx.commit().await?;
+    // Whoever reads the account's mail may log in again at once: the failed logins that
+    // locked the account were guesses at the old password.
+    crate::db::rate_limits::clear(&state.db, &super::login::account_bucket(member.id)).await?;
 
     let cookie = start_session(&state, member.id, &headers).await?;
     tracing::info!(member.id = member.id, "password reset");

@@ -75,7 +75,7 @@ pub async fn signup(
         &address_bucket,
         limit,
         now,
-        "Too many accounts were created from your network in the last hour.",
+        "Too many signups came from your network in the last hour.",
     )
     .await?;
 
@@ -138,10 +138,16 @@ pub async fn signup(
     Ok(redirect_with_session("/account/confirm-email/", cookie))
 }
 
-/// Re-renders a rejected signup form. Only accounts actually created count toward
-/// the per-address limit, so the attempt is released.
+/// Re-renders a rejected signup form. A form rejected for a typo does not count toward
+/// the per-address limit, so its attempt is released. One rejected because the
+/// username or email address is taken does count: it tells the visitor that an account
+/// exists, and the limit keeps anyone from probing many addresses that way.
 async fn reject(state: &AppState, attempt: i64, page: SignupPage) -> Result<Response, PageError> {
-    rate_limits::release(&state.db, attempt).await?;
+    let reveals_account = page.errors.get("username") == Some(USERNAME_TAKEN)
+        || page.errors.get("email") == Some(EMAIL_TAKEN);
+    if !reveals_account {
+        rate_limits::release(&state.db, attempt).await?;
+    }
     Ok((REJECTED, page).into_response())
 }
 
