@@ -1,4 +1,4 @@
-//! `exchange-member/`: which files a project sees for a member, and pagination.
+//! `exchange-member/`: the files a project may read for a member, and pagination.
 
 use serde_json::Value;
 

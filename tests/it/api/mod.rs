@@ -61,8 +61,8 @@ impl ApiSetup {
         self.setup.project.id
     }
 
-    /// `GET` of an API path (relative to `/api/direct-sharing/project/`) with `token`
-    /// in the query and the extra query parameters `query`.
+    /// Sends a `GET` to an API path (relative to `/api/direct-sharing/project/`) with
+    /// `token` and the extra parameters `query` in the query string.
     pub async fn get(&self, path: &str, token: &str, query: &[(&str, &str)]) -> reqwest::Response {
         let mut params = vec![("access_token", token)];
         params.extend_from_slice(query);
@@ -74,7 +74,7 @@ impl ApiSetup {
             .unwrap()
     }
 
-    /// A form `POST` to an API path with `token` in the query.
+    /// Sends a form `POST` to an API path with `token` in the query.
     pub async fn post(&self, path: &str, token: &str, form: &[(&str, &str)]) -> reqwest::Response {
         reqwest::Client::new()
             .post(self.app().url(&format!("{API}{path}")))
@@ -158,7 +158,7 @@ pub async fn insert_file(app: &TestApp, member_id: i64, project_id: i64, name: &
     .unwrap()
 }
 
-/// The ids of the files in an exchange-member body.
+/// Returns the ids of the files in an exchange-member body.
 pub fn file_ids(body: &Value) -> Vec<i64> {
     body["data"]
         .as_array()

@@ -10,7 +10,7 @@ use crate::support::s3::S3Server;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/ohapi_flow.py");
 
-/// The Python interpreter of the test virtual environment.
+/// Returns the Python interpreter of the test virtual environment.
 fn python() -> String {
     std::env::var("OPENHUMANS_TEST_PYTHON").unwrap_or_else(|_| {
         panic!(

@@ -51,7 +51,7 @@ async fn repeated_values_and_duplicates_all_count() {
     );
     assert!(!access_token_works(app, &api.access_token).await);
 
-    // An id that is no longer active is named, and nobody is removed.
+    // An id that is no longer active is named, and no member is removed.
     let again = api
         .post(
             "remove-members/",

@@ -82,7 +82,7 @@ pub fn sources_shared(membership: &Membership) -> Vec<String> {
         .collect()
 }
 
-/// The member's username when the snapshot grants it.
+/// Returns the member's username when the snapshot grants it.
 pub async fn shared_username(
     state: &AppState,
     membership: &Membership,
@@ -96,7 +96,7 @@ pub async fn shared_username(
         .filter(|name| !name.is_empty()))
 }
 
-/// Which memberships a request may address.
+/// The set of memberships a request may address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// Only active members: every endpoint but deletion.
@@ -107,8 +107,8 @@ pub enum Target {
 }
 
 /// Finds the membership a request is about. A member token addresses its own member
-/// and ignores `project_member_id`; the master token requires `project_member_id`
-/// naming a membership of its project; an exchange credential addresses the member it
+/// and ignores `project_member_id`. The master token requires `project_member_id`
+/// naming a membership of its project. An exchange credential addresses the member it
 /// was minted for. Errors are 400s naming `project_member_id`.
 pub async fn target_membership(
     state: &AppState,
@@ -154,7 +154,7 @@ pub async fn target_membership(
     }
 }
 
-/// The last value of query parameter `name`, decoded.
+/// Returns the last value of query parameter `name`, decoded.
 pub fn query_value(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes())
         .filter(|(key, _)| key == name)

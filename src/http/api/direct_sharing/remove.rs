@@ -47,7 +47,7 @@ pub async fn remove_members(
         .await?
         .context("the authenticated project no longer exists")?;
 
-    // Every id is checked before any membership changes, so a bad id removes nobody.
+    // Every id is checked before any membership changes, so a bad id removes no member.
     let mut targets = Vec::with_capacity(ids.len());
     let mut invalid = Vec::new();
     for id in &ids {

@@ -44,7 +44,8 @@ pub struct UploadResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DirectUploadResponse {
     pub id: i64,
-    /// Where to PUT the raw bytes, without credentials or content type; valid 6 hours.
+    /// The URL that takes a PUT of the raw bytes, without credentials or content type.
+    /// It is valid 6 hours.
     pub url: String,
 }
 
@@ -182,7 +183,7 @@ pub async fn start_direct_upload(
 }
 
 /// Completes a direct upload once its bytes arrived. The file must be an incomplete
-/// upload of this project for this member; its size must be within the upload limit
+/// upload of this project for this member. Its size must be within the upload limit,
 /// and its MD5 must match the metadata's `md5` when one was given.
 #[utoipa::path(
     post,
@@ -315,10 +316,10 @@ async fn resolve_upload_datatypes(
     Ok(resolve_datatypes(&refs, &existing, &registered))
 }
 
-/// Checks a direct upload's object on S3, where the app did not see the bytes: it
-/// must exist, fit the upload limit (a larger object is deleted) and match the
-/// metadata's `md5` when given (the object is read to compute it, because an S3 ETag
-/// is not always an MD5). Returns the size.
+/// Checks a direct upload's object on S3, where the app did not see the bytes. The
+/// object must exist and fit the upload limit, or it is deleted. When the metadata
+/// gives an `md5`, the object is read to compute it, because an S3 ETag is not always
+/// an MD5. Returns the size.
 async fn check_s3_object(state: &AppState, file: &files::DataFile) -> Result<i64, ApiError> {
     let Some(size) = state.storage.size(&file.storage_key).await? else {
         return Err(file_not_present());
