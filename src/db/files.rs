@@ -289,3 +289,118 @@ pub async fn list_downloads(db: &Db, member_id: i64, limit: i64) -> sqlx::Result
     .fetch_all(&db.pool)
     .await
 }
+
+/// Which files a project sees for one of its members: the completed files the project
+/// uploaded for them, plus their completed files from the sources granted in the
+/// membership's snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisibleFiles {
+    pub project_id: i64,
+    pub membership_id: i64,
+    pub member_id: i64,
+}
+
+const VISIBLE: &str = "FROM data_files WHERE member_id = $1 AND completed = 1 \
+     AND (project_id = $2 OR project_id IN \
+     (SELECT source_project_id FROM membership_sources WHERE membership_id = $3))";
+
+impl VisibleFiles {
+    pub async fn count(&self, db: &Db) -> sqlx::Result<i64> {
+        let sql = format!("SELECT COUNT(*) {VISIBLE}");
+        let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(self.member_id)
+            .bind(self.project_id)
+            .bind(self.membership_id)
+            .fetch_one(&db.pool)
+            .await?;
+        Ok(count)
+    }
+
+    /// One page of the files, ordered by source project, then id.
+    pub async fn list(&self, db: &Db, limit: i64, offset: i64) -> sqlx::Result<Vec<DataFile>> {
+        self.select("ORDER BY project_id, id", db, limit, offset)
+            .await
+    }
+
+    /// The first `limit` files by id.
+    pub async fn first_by_id(&self, db: &Db, limit: i64) -> sqlx::Result<Vec<DataFile>> {
+        self.select("ORDER BY id", db, limit, 0).await
+    }
+
+    async fn select(
+        &self,
+        order: &str,
+        db: &Db,
+        limit: i64,
+        offset: i64,
+    ) -> sqlx::Result<Vec<DataFile>> {
+        let sql = format!("SELECT {COLUMNS} {VISIBLE} {order} LIMIT $4 OFFSET $5");
+        let rows: Vec<DataFileRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(self.member_id)
+            .bind(self.project_id)
+            .bind(self.membership_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&db.pool)
+            .await?;
+        Ok(rows.into_iter().map(DataFile::from).collect())
+    }
+}
+
+/// Lists the completed files `project_id` uploaded for `member_id`, by id.
+pub async fn list_uploaded_by_project(
+    db: &Db,
+    project_id: i64,
+    member_id: i64,
+) -> sqlx::Result<Vec<DataFile>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM data_files WHERE project_id = $1 AND member_id = $2 \
+         AND completed = 1 ORDER BY id"
+    );
+    let rows: Vec<DataFileRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(project_id)
+        .bind(member_id)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().map(DataFile::from).collect())
+}
+
+/// Lists a member's completed files, ordered by source project, then id.
+pub async fn list_completed_for_member(db: &Db, member_id: i64) -> sqlx::Result<Vec<DataFile>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM data_files WHERE member_id = $1 AND completed = 1 \
+         ORDER BY project_id, id"
+    );
+    let rows: Vec<DataFileRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(member_id)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().map(DataFile::from).collect())
+}
+
+/// Counts the downloads in a member's download log.
+pub async fn count_downloads(db: &Db, member_id: i64) -> sqlx::Result<i64> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM download_log WHERE member_id = $1")
+        .bind(member_id)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(count)
+}
+
+/// One page of a member's downloads, newest first.
+pub async fn list_downloads_page(
+    db: &Db,
+    member_id: i64,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Download>> {
+    sqlx::query_as(
+        "SELECT id, member_id, file_id, basename, project_id, by_member, client_address, at \
+         FROM download_log WHERE member_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3",
+    )
+    .bind(member_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.pool)
+    .await
+}

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod members;
 pub mod memberships;
 pub mod oauth2;
+pub mod project_api;
 pub mod projects;
 pub mod rate_limits;
 pub mod sessions;

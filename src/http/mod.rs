@@ -23,10 +23,11 @@ use axum::routing::{get, post};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
+use api::direct_sharing;
 use pages::accounts::{
     confirm_email, delete, login, logout, password_change, password_reset, signup,
 };
-use pages::{connections, datatypes, home, projects};
+use pages::{connections, data, datatypes, home, projects};
 
 /// Builds the application's router with its middleware.
 pub fn router(state: AppState) -> Router {
@@ -147,6 +148,8 @@ pub fn router(state: AppState) -> Router {
             "/member/me/connections/",
             get(connections::list_connections),
         )
+        .route("/member/me/data/", get(data::list_data))
+        .route("/member/me/access-log/", get(data::access_log))
         .route(
             "/member/me/connections/{project_member_id}/leave/",
             get(connections::leave_form).post(connections::leave),
@@ -154,6 +157,42 @@ pub fn router(state: AppState) -> Router {
         // Files and the project API.
         .route("/api/public/datatype/{id}/", get(api::public::get_datatype))
         .route("/api/public/project/{id}/", get(api::public::get_project))
+        .route(
+            "/api/openapi.json",
+            get(direct_sharing::openapi::openapi_json),
+        )
+        .route(
+            "/api/direct-sharing/project/",
+            get(direct_sharing::project::get_project),
+        )
+        .route(
+            "/api/direct-sharing/project/members/",
+            get(direct_sharing::members::list_members),
+        )
+        .route(
+            "/api/direct-sharing/project/exchange-member/",
+            get(direct_sharing::exchange::exchange_member),
+        )
+        .route(
+            "/api/direct-sharing/project/remove-members/",
+            post(direct_sharing::remove::remove_members),
+        )
+        .route(
+            "/api/direct-sharing/project/files/upload/",
+            post(direct_sharing::upload::upload_file),
+        )
+        .route(
+            "/api/direct-sharing/project/files/upload/direct/",
+            post(direct_sharing::upload::start_direct_upload),
+        )
+        .route(
+            "/api/direct-sharing/project/files/upload/complete/",
+            post(direct_sharing::upload::complete_direct_upload),
+        )
+        .route(
+            "/api/direct-sharing/project/files/delete/",
+            post(direct_sharing::delete::delete_files),
+        )
         .route(
             "/data-management/datatypes/",
             get(datatypes::list_datatypes),

@@ -52,11 +52,8 @@ async fn signup_confirm_create_project_walk() {
         browser.screenshot(&shot("1-signup")).await;
         browser.click("main button[type='submit']").await;
 
-        assert_eq!(
-            browser.path().await,
-            "/account/confirm-email/",
-            "{width_name}"
-        );
+        let path = browser.wait_for_path("/account/confirm-email/").await;
+        assert_eq!(path, "/account/confirm-email/", "{width_name}");
         assert!(
             browser.text().await.contains("Check your email"),
             "{width_name}"
@@ -87,11 +84,10 @@ async fn signup_confirm_create_project_walk() {
             .click("form.project-form button[type='submit']")
             .await;
 
-        let path = browser.path().await;
-        assert!(
-            path.starts_with("/direct-sharing/projects/oauth2/sleep-diary-study/"),
-            "{width_name}: {path}"
-        );
+        let path = browser
+            .wait_for_path("/direct-sharing/projects/oauth2/sleep-diary-study/")
+            .await;
+        assert!(path.ends_with("/"), "{width_name}: {path}");
         let text = browser.text().await;
         assert!(text.contains("Sleep Diary Study"), "{width_name}: {text}");
         assert!(
@@ -146,12 +142,9 @@ async fn login_consent_redirect_exchange_walk() {
     browser.fill("password", PASSWORD).await;
     browser.click("main button[type='submit']").await;
 
-    assert!(
-        browser
-            .path()
-            .await
-            .starts_with("/direct-sharing/projects/oauth2/authorize/")
-    );
+    browser
+        .wait_for_path("/direct-sharing/projects/oauth2/authorize/")
+        .await;
     let consent = browser.text().await;
     assert!(consent.contains("Authorize Step Study"), "{consent}");
     browser
@@ -160,8 +153,7 @@ async fn login_consent_redirect_exchange_walk() {
     browser.screenshot("1-consent").await;
     browser.click("button[name='allow']").await;
 
-    let landed = browser.client.current_url().await.unwrap();
-    assert_eq!(landed.path(), "/callback");
+    browser.wait_for_path("/callback").await;
     assert!(browser.text().await.contains("Code received"));
     browser.screenshot("2-client-page").await;
     let query = received

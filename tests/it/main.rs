@@ -5,10 +5,12 @@ mod support;
 
 mod accounts;
 mod admin;
+mod api;
 mod api_basics;
 mod binary;
 mod browser;
 mod connections;
+mod data_pages;
 mod datatypes;
 mod jobs;
 mod mail;

@@ -5,7 +5,9 @@
 //! Humans does. The API takes bearer tokens only, never the session cookie, so
 //! allowing every origin exposes nothing a page's cookies could unlock.
 
+pub mod auth;
 pub mod body;
+pub mod direct_sharing;
 pub mod error;
 pub mod pagination;
 pub mod public;

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod connections;
+pub mod data;
 pub mod datatypes;
 pub mod home;
 pub mod projects;

@@ -163,6 +163,23 @@ impl Browser {
         }
     }
 
+    /// Waits until the current path starts with `prefix` (a click's navigation may
+    /// still be under way when the click returns), failing after ten seconds.
+    pub async fn wait_for_path(&self, prefix: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let path = self.path().await;
+            if path.starts_with(prefix) {
+                return path;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the browser stayed at {path}, expected a path starting with {prefix}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn text(&self) -> String {
         self.client
             .find(Locator::Css("body"))

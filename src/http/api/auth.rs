@@ -1,0 +1,183 @@
+//! Credentials of the project API: a member's OAuth2 access token, the project's
+//! master token, or the short-lived credential that the members list embeds in each
+//! `exchange_member` URL.
+//!
+//! A token arrives as the `access_token` query parameter (which wins, as on Open
+//! Humans) or as `Authorization: Bearer`. Only `/api/` routes use this extractor, so a
+//! token never logs anyone in to a web page. Tokens are never logged or stored: a
+//! lookup compares keyed hashes.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::clock::{HOUR, Micros};
+use crate::db::memberships::Membership;
+use crate::db::projects::{self, Project};
+use crate::db::{oauth2, project_api};
+
+/// How long the credential in an `exchange_member` URL is valid.
+pub const EXCHANGE_CREDENTIAL_LIFETIME: Micros = HOUR;
+
+const EXCHANGE_CREDENTIAL_PURPOSE: &str = "exchange-member-credential";
+
+/// Path of the only endpoint that accepts an exchange credential.
+pub const EXCHANGE_MEMBER_PATH: &str = "/api/direct-sharing/project/exchange-member/";
+
+/// An authenticated project API request: the project and who acts for it.
+#[derive(Debug, Clone)]
+pub struct ApiAuth {
+    pub project: Project,
+    pub credential: Credential,
+}
+
+/// The kind of credential a request authenticated with.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A member's access token; the membership is active.
+    Member(Box<Membership>),
+    /// The project's master token.
+    Master,
+    /// A credential from an `exchange_member` URL, scoped to reading one member.
+    ExchangeMember { project_member_id: String },
+}
+
+impl ApiAuth {
+    /// Rejects every credential but the master token, as the members list requires.
+    pub fn require_master(&self) -> Result<(), ApiError> {
+        match self.credential {
+            Credential::Master => Ok(()),
+            _ => Err(invalid_token()),
+        }
+    }
+
+    /// Rejects the exchange credential, which is valid on exchange-member only.
+    pub fn reject_exchange_credential(&self) -> Result<(), ApiError> {
+        match self.credential {
+            Credential::ExchangeMember { .. } => Err(invalid_token()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for ApiAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = request_token(parts)?.ok_or_else(|| {
+            ApiError::Unauthorized("Authentication credentials were not provided.".into())
+        })?;
+        let now = state.clock.now();
+
+        if let Some(scoped) = verify_exchange_credential(state, &token, now) {
+            if parts.uri.path() != EXCHANGE_MEMBER_PATH {
+                return Err(invalid_token());
+            }
+            let (project_id, project_member_id) = scoped?;
+            let project = load_project(state, project_id).await?;
+            return Ok(ApiAuth {
+                project,
+                credential: Credential::ExchangeMember { project_member_id },
+            });
+        }
+
+        if let Some(grant) = oauth2::find_access_token(&state.db, &state.key, &token, now).await? {
+            return Ok(ApiAuth {
+                project: grant.project,
+                credential: Credential::Member(Box::new(grant.membership)),
+            });
+        }
+
+        let found = project_api::find_by_master_token(&state.db, &state.key, &token).await?;
+        let Some(found) = found else {
+            return Err(invalid_token());
+        };
+        if found.expires_at.is_some_and(|expires_at| now >= expires_at) {
+            return Err(ApiError::Unauthorized("Expired token.".into()));
+        }
+        let project = load_project(state, found.project_id).await?;
+        Ok(ApiAuth {
+            project,
+            credential: Credential::Master,
+        })
+    }
+}
+
+/// Mints the credential of an `exchange_member` URL: valid one hour from `now`, for
+/// reading `project_member_id` in `project_id` on exchange-member only.
+pub fn mint_exchange_credential(
+    state: &AppState,
+    project_id: i64,
+    project_member_id: &str,
+    now: Micros,
+) -> String {
+    let expires_at = now + EXCHANGE_CREDENTIAL_LIFETIME;
+    let value = format!("x-{project_id}-{project_member_id}-{expires_at}");
+    state.key.sign(EXCHANGE_CREDENTIAL_PURPOSE, &value)
+}
+
+/// Checks an exchange credential. Returns `None` when `token` is not one (so other
+/// credential kinds are tried), or the project id and `project_member_id` it grants,
+/// or a 401 when it has expired.
+fn verify_exchange_credential(
+    state: &AppState,
+    token: &str,
+    now: Micros,
+) -> Option<Result<(i64, String), ApiError>> {
+    let value = state.key.verify(EXCHANGE_CREDENTIAL_PURPOSE, token)?;
+    let mut parts = value.strip_prefix("x-")?.splitn(3, '-');
+    let project_id: i64 = parts.next()?.parse().ok()?;
+    let project_member_id = parts.next()?.to_string();
+    let expires_at: Micros = parts.next()?.parse().ok()?;
+    if now >= expires_at {
+        return Some(Err(ApiError::Unauthorized("Expired token.".into())));
+    }
+    Some(Ok((project_id, project_member_id)))
+}
+
+/// Reads the token from `?access_token=` (last value) or else from
+/// `Authorization: Bearer`. A header with another scheme is ignored; a Bearer header
+/// without a value or with spaces in it is a 401.
+fn request_token(parts: &Parts) -> Result<Option<String>, ApiError> {
+    let from_query = parts.uri.query().and_then(|query| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(name, _)| name == "access_token")
+            .map(|(_, value)| value.into_owned())
+            .last()
+    });
+    if let Some(token) = from_query.filter(|token| !token.is_empty()) {
+        return Ok(Some(token));
+    }
+
+    let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let header = header.to_str().map_err(|_| invalid_header())?;
+    let (scheme, value) = header.split_once(' ').unwrap_or((header, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let value = value.trim();
+    if value.is_empty() || value.contains(' ') {
+        return Err(invalid_header());
+    }
+    Ok(Some(value.to_string()))
+}
+
+async fn load_project(state: &AppState, project_id: i64) -> Result<Project, ApiError> {
+    projects::find_by_id(&state.db, project_id)
+        .await?
+        .ok_or_else(invalid_token)
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::Unauthorized("Invalid token.".into())
+}
+
+fn invalid_header() -> ApiError {
+    ApiError::Unauthorized(
+        "Invalid token header: send \"Authorization: Bearer <token>\" with one token.".into(),
+    )
+}
