@@ -104,6 +104,48 @@ struct DownloadGrant {
     project_id: Option<i64>,
 }
 
+/// Whether `project_id` may read `file` now: the file's member is an active member of
+/// the project with an active account, and the file is the project's own upload or
+/// comes from a source the member granted.
+async fn project_may_read(
+    state: &AppState,
+    project_id: i64,
+    file: &files::DataFile,
+) -> anyhow::Result<bool> {
+    let mut conn = state.db.pool.acquire().await?;
+    let Some(membership) =
+        crate::db::memberships::find(&mut conn, project_id, file.member_id).await?
+    else {
+        return Ok(false);
+    };
+    let account_active =
+        crate::db::project_api::account_is_active(&mut conn, file.member_id).await?;
+    if !membership.status.is_active(account_active) {
+        return Ok(false);
+    }
+    Ok(file.project_id == project_id
+        || membership
+            .snapshot
+            .granted_sources
+            .contains(&file.project_id))
+}
+
+/// Answers a HEAD request for a downloadable file with its length and no body.
+async fn head_response(state: &AppState, file: &files::DataFile) -> Response {
+    match state.storage.size(&file.storage_key).await {
+        Ok(Some(size)) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_LENGTH, size.to_string()),
+                (header::ACCEPT_RANGES, "bytes".to_string()),
+            ],
+        )
+            .into_response(),
+        Ok(None) => plain(StatusCode::FORBIDDEN, "This file is not available."),
+        Err(error) => internal(error),
+    }
+}
+
 fn verify_upload_token(state: &AppState, token: &str, now: Micros) -> Result<i64, TokenError> {
     let value = state
         .key
@@ -265,6 +307,24 @@ pub async fn get_download(
         Ok(_) => return plain(StatusCode::FORBIDDEN, "This file is not available."),
         Err(error) => return internal(anyhow::Error::new(error).context("loading a file")),
     };
+    // A link minted for a project works only while the project may still read the file:
+    // a member who leaves, or is suspended, cuts off links handed out before.
+    if let Some(project_id) = grant.project_id {
+        match project_may_read(&state, project_id, &file).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return plain(
+                    StatusCode::FORBIDDEN,
+                    "This file is no longer shared with the project that made this link.",
+                );
+            }
+            Err(error) => return internal(error),
+        }
+    }
+    // A HEAD request reads no bytes, so it is not recorded as a download.
+    if request.method() == Method::HEAD {
+        return head_response(&state, &file).await;
+    }
     let client_address = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

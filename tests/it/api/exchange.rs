@@ -266,3 +266,63 @@ async fn file_object_has_the_upstream_shape() {
     assert_eq!(download.headers()["content-length"], "6");
     assert_eq!(download.bytes().await.unwrap().as_ref(), b"1,2,3\n");
 }
+
+#[tokio::test]
+async fn download_links_stop_when_member_leaves() {
+    let api = ApiSetup::new().await;
+    api.upload(&api.access_token, "steps.csv", b"day,steps\n1,9000\n")
+        .await;
+    let listing: Value = api
+        .get("exchange-member/", &api.access_token, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let link = listing["data"][0]["download_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = reqwest::get(&link).await.unwrap();
+    assert_eq!(before.status(), 200);
+
+    leave(&api).await;
+    let after = reqwest::get(&link).await.unwrap();
+
+    assert_eq!(
+        after.status(),
+        403,
+        "a link handed out before leaving stops working"
+    );
+}
+
+#[tokio::test]
+async fn head_of_download_is_not_logged() {
+    let api = ApiSetup::new().await;
+    api.upload(&api.access_token, "steps.csv", b"day,steps\n1,9000\n")
+        .await;
+    let listing: Value = api
+        .get("exchange-member/", &api.access_token, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let link = listing["data"][0]["download_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let db = &api.app().state.db;
+
+    let head = reqwest::Client::new().head(&link).send().await.unwrap();
+
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], "17");
+    let logged = openhumans::db::files::count_downloads(db, api.setup.member.id)
+        .await
+        .unwrap();
+    assert_eq!(logged, 0, "a HEAD request is not a download");
+    reqwest::get(&link).await.unwrap();
+    let logged = openhumans::db::files::count_downloads(db, api.setup.member.id)
+        .await
+        .unwrap();
+    assert_eq!(logged, 1);
+}

@@ -125,3 +125,26 @@ async fn responses_match_the_document() {
         assert_matches(&document, &path, method, status, &body);
     }
 }
+
+#[tokio::test]
+async fn query_parameters_are_described_as_query() {
+    let api = ApiSetup::new().await;
+    let document: Value = reqwest::get(api.app().url("/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    for path in ["exchange-member/", "members/"] {
+        let parameters = document["paths"][format!("{API}{path}")]["get"]["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!parameters.is_empty(), "{path} describes its parameters");
+        for parameter in parameters {
+            assert_eq!(parameter["in"], "query", "{path}: {parameter}");
+            assert_ne!(parameter["required"], true, "{path}: {parameter}");
+        }
+    }
+}

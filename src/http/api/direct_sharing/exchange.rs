@@ -17,11 +17,13 @@ use crate::http::api::pagination::PageRequest;
 /// Query parameters of exchange-member, for the API description; the handler reads
 /// the raw query so that repeated parameters cannot make it fail.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExchangeMemberQuery {
     /// The member to read; required with the master token, ignored with a member token.
     pub project_member_id: Option<String>,
     /// Page size, default 100, at most 1000.
     pub limit: Option<String>,
+    /// Number of files to skip, default 0.
     pub offset: Option<String>,
 }
 
