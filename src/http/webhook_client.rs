@@ -47,7 +47,7 @@ pub async fn post(
     if !allow_private && let Some(address) = addresses.iter().find(|a| !is_public(a.ip())) {
         return Err(SendError::Rejected(format!(
             "webhook URL rejected: its host resolves to {}, which is not a public address \
-             (the operator can allow private addresses with --allow-private-webhooks)",
+             (the operator can allow them with OPENHUMANS_WEBHOOK_ALLOW_LOOPBACK=1)",
             address.ip()
         )));
     }
