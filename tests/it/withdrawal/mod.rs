@@ -6,6 +6,7 @@ mod account;
 mod leave;
 mod pages;
 mod python_receiver;
+mod webhook_url;
 mod webhooks;
 
 use std::net::SocketAddr;
