@@ -365,7 +365,7 @@ mod tests {
     }
 
     #[test]
-    fn webhook_loopback_switch_is_a_flag_off_by_default() {
+    fn loopback_flag_defaults_off() {
         assert!(
             !Cli::parse_from(["openhumans"])
                 .settings
@@ -376,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn webhook_loopback_variable_accepts_one_and_true() {
+    fn loopback_variable_accepts_one() {
         use clap::CommandFactory;
 
         let command = Cli::command();
