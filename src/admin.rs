@@ -327,7 +327,16 @@ async fn create_project(state: &AppState, coordinator: &str, path: &Path) -> Com
         .map(|source| source.id)
         .collect();
     let input = file.into_input(source_ids);
-    let config = match (validate(&input, &eligible), slug_errors.is_empty()) {
+    let allow_private = state.settings.allow_private_webhooks;
+    let mut validated = validate(&input, &eligible, allow_private);
+    if let Ok(config) = &validated
+        && let Some(errors) =
+            crate::http::pages::projects::form::check_webhook_resolution(config, allow_private)
+                .await
+    {
+        validated = Err(errors);
+    }
+    let config = match (validated, slug_errors.is_empty()) {
         (Ok(config), true) => config,
         (Ok(_), false) => return Ok(Err(Rejection::invalid("invalid project", slug_errors))),
         (Err(mut errors), _) => {

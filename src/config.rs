@@ -227,13 +227,15 @@ pub struct Settings {
     )]
     pub s3_secret_access_key: Option<String>,
 
-    /// Deliver webhooks to URLs whose host resolves to a private, loopback,
-    /// link-local or otherwise non-public address. Off by default, so a project
-    /// cannot make the server send requests into its own network.
+    /// Accept and deliver webhooks to URLs whose host is `localhost` or resolves to a
+    /// private, loopback, link-local or otherwise non-public address. Off by default,
+    /// so a project cannot make the server send requests into its own network. The
+    /// variable takes `1` or `true`.
     #[arg(
         long,
-        env = "OPENHUMANS_ALLOW_PRIVATE_WEBHOOKS",
-        default_value_t = false,
+        env = "OPENHUMANS_WEBHOOK_ALLOW_LOOPBACK",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new(),
         global = true
     )]
     pub allow_private_webhooks: bool,
@@ -347,5 +349,54 @@ impl Settings {
             bail!("invalid --workers 0: at least one worker is needed to send email");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Settings;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    #[test]
+    fn loopback_flag_defaults_off() {
+        assert!(
+            !Cli::parse_from(["openhumans"])
+                .settings
+                .allow_private_webhooks
+        );
+        let on = Cli::parse_from(["openhumans", "--allow-private-webhooks"]);
+        assert!(on.settings.allow_private_webhooks);
+    }
+
+    #[test]
+    fn loopback_variable_accepts_one() {
+        use clap::CommandFactory;
+
+        let command = Cli::command();
+        let arg = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "allow_private_webhooks")
+            .unwrap();
+        assert_eq!(
+            arg.get_env().unwrap(),
+            std::ffi::OsStr::new("OPENHUMANS_WEBHOOK_ALLOW_LOOPBACK")
+        );
+        for (value, expected) in [("1", true), ("true", true), ("0", false), ("false", false)] {
+            let parsed = clap::builder::TypedValueParser::parse_ref(
+                &clap::builder::BoolishValueParser::new(),
+                &command,
+                Some(arg),
+                std::ffi::OsStr::new(value),
+            )
+            .unwrap();
+            assert_eq!(parsed, expected, "{value}");
+        }
     }
 }

@@ -3,7 +3,8 @@
 mod input;
 
 pub use input::{
-    MAX_REDIRECT_URIS, ProjectInput, is_valid_email, validate, validate_webhook_secret,
+    MAX_REDIRECT_URIS, ProjectInput, is_valid_email, private_host, private_webhook_message,
+    validate, validate_webhook_secret,
 };
 
 /// Everything a coordinator configures on a project, after validation.

@@ -47,7 +47,7 @@ pub async fn post(
     if !allow_private && let Some(address) = addresses.iter().find(|a| !is_public(a.ip())) {
         return Err(SendError::Rejected(format!(
             "webhook URL rejected: its host resolves to {}, which is not a public address \
-             (the operator can allow private addresses with --allow-private-webhooks)",
+             (the operator can allow them with OPENHUMANS_WEBHOOK_ALLOW_LOOPBACK=1)",
             address.ip()
         )));
     }
@@ -81,6 +81,29 @@ pub async fn post(
         SendError::Unreachable(format!("{kind}: {}", error_chain(&error)))
     })?;
     Ok(response.status().as_u16())
+}
+
+/// Time allowed for resolving a webhook host when a project form is saved.
+pub const SAVE_RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Returns one address of the host of `url` when the host is a name that resolves
+/// only to non-public addresses. A name that does not resolve within
+/// [`SAVE_RESOLVE_TIMEOUT`] passes, because the address guard checks it again before
+/// each delivery.
+pub async fn resolves_only_to_private(url: &str) -> Option<IpAddr> {
+    let parsed = Url::parse(url).ok()?;
+    if !matches!(parsed.host(), Some(url::Host::Domain(_))) {
+        return None;
+    }
+    let addresses = tokio::time::timeout(SAVE_RESOLVE_TIMEOUT, resolve(&parsed))
+        .await
+        .ok()?
+        .ok()?;
+    if addresses.iter().all(|address| !is_public(address.ip())) {
+        addresses.first().map(SocketAddr::ip)
+    } else {
+        None
+    }
 }
 
 /// Resolves the URL's host to socket addresses with the system resolver.
@@ -269,6 +292,13 @@ mod tests {
         assert!(matches!(result, Err(SendError::Rejected(_))), "{result:?}");
         let result = post("http://localhost:9/hook", &[], "{}", false).await;
         assert!(matches!(result, Err(SendError::Rejected(_))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn localhost_name_resolves_only_to_private() {
+        let address = resolves_only_to_private("http://localhost:9/hook").await;
+        assert!(address.is_some_and(|ip| ip.is_loopback()), "{address:?}");
+        assert_eq!(resolves_only_to_private("http://127.0.0.1:9/").await, None);
     }
 
     #[tokio::test]

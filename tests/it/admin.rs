@@ -414,6 +414,7 @@ async fn create_project_rejects_invalid_fields() {
     value["redirect_url"] = json!("http://example.org/cb");
     value["webhook_secret"] = json!("short");
     value["requested_sources"] = json!(["no-such-project"]);
+    value["deauth_webhook"] = json!("http://169.254.169.254/");
     let path = write_json(&app, "project.json", &value);
 
     let outcome = admin(
@@ -454,6 +455,13 @@ async fn create_project_rejects_invalid_fields() {
             .as_str()
             .unwrap()
             .contains("no-such-project"),
+        "{error}"
+    );
+    assert!(
+        fields["deauth_webhook"]
+            .as_str()
+            .unwrap()
+            .contains("must reach a public address"),
         "{error}"
     );
     assert_eq!(project_count(&app).await, 0);

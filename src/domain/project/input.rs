@@ -4,10 +4,13 @@
 //! Field names are those of the Open Humans project API (`redirect_url`, `is_study`, …).
 //! The form's inputs carry the same names, so each error is keyed by its input.
 
+use std::net::IpAddr;
+
 use url::{Host, Url};
 
 use super::ProjectConfig;
 use crate::domain::forms::{FieldErrors, parse_bool};
+use crate::http::webhook_client::is_public;
 
 /// Most redirect URIs a project may register.
 pub const MAX_REDIRECT_URIS: usize = 10;
@@ -105,9 +108,12 @@ impl ProjectInput {
 /// Checks a submitted configuration. `eligible_sources` contains the ids of the projects
 /// this one may request data from: approved projects that describe the data they
 /// return, never the project itself. Any other id is rejected, whatever the form offered.
+/// Unless `allow_private_webhooks` is set, a webhook URL whose host is `localhost` or a
+/// non-public IP address is rejected; callers check what a host name resolves to.
 pub fn validate(
     input: &ProjectInput,
     eligible_sources: &[i64],
+    allow_private_webhooks: bool,
 ) -> Result<ProjectConfig, FieldErrors> {
     let mut errors = FieldErrors::new();
 
@@ -198,7 +204,8 @@ pub fn validate(
     );
     let terms_url = web_url(&mut errors, "terms_url", "Terms URL", &input.terms_url);
     let redirect_uris = redirect_uris(&mut errors, &input.redirect_url);
-    let deauth_webhook = optional_webhook_url(&mut errors, &input.deauth_webhook);
+    let deauth_webhook =
+        optional_webhook_url(&mut errors, &input.deauth_webhook, allow_private_webhooks);
     let webhook_secret = if input.webhook_secret.is_empty() {
         None
     } else {
@@ -393,13 +400,26 @@ fn check_web_url(value: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-fn optional_webhook_url(errors: &mut FieldErrors, value: &str) -> Option<String> {
+fn optional_webhook_url(
+    errors: &mut FieldErrors,
+    value: &str,
+    allow_private: bool,
+) -> Option<String> {
     let value = value.trim();
     if value.is_empty() {
         return None;
     }
     let label = "Deauthorization webhook URL";
-    match check_web_url(value) {
+    let checked = check_web_url(value);
+    let private = checked
+        .as_ref()
+        .ok()
+        .filter(|_| !allow_private)
+        .and_then(private_host);
+    match checked {
+        Ok(_) if let Some(host) = private => {
+            errors.add("deauth_webhook", private_webhook_message(&host))
+        }
         Err(problem) => errors.add("deauth_webhook", format!("{label} {problem}.")),
         Ok(url) if has_userinfo(&url) => errors.add(
             "deauth_webhook",
@@ -412,6 +432,29 @@ fn optional_webhook_url(errors: &mut FieldErrors, value: &str) -> Option<String>
         Ok(_) => {}
     }
     Some(value.to_string())
+}
+
+/// Returns the host of `url` when it is `localhost` (or a name under it) or an IP
+/// address that is not public, such as loopback, private, link-local or metadata ones.
+pub fn private_host(url: &Url) -> Option<String> {
+    let private = match url.host()? {
+        Host::Domain(domain) => {
+            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+            domain == "localhost" || domain.ends_with(".localhost")
+        }
+        Host::Ipv4(ip) => !is_public(IpAddr::V4(ip)),
+        Host::Ipv6(ip) => !is_public(IpAddr::V6(ip)),
+    };
+    private.then(|| url.host_str().unwrap_or_default().to_string())
+}
+
+/// Builds the field error for a webhook URL whose host is, or resolves only to, a
+/// non-public address.
+pub fn private_webhook_message(host: &str) -> String {
+    format!(
+        "Deauthorization webhook URL must reach a public address: {host} is a local, \
+         private or link-local address. Use a host on the public internet."
+    )
 }
 
 fn has_userinfo(url: &Url) -> bool {
@@ -546,7 +589,7 @@ mod tests {
 
     /// Validates `input` and returns the error of `field`, failing if there is none.
     fn error_of(input: &ProjectInput, field: &str) -> String {
-        let errors = validate(input, &[7]).expect_err("input should be rejected");
+        let errors = validate(input, &[7], false).expect_err("input should be rejected");
         errors
             .get(field)
             .unwrap_or_else(|| panic!("no error for {field}: {errors}"))
@@ -561,7 +604,7 @@ mod tests {
 
     #[test]
     fn valid_input_becomes_config() {
-        let config = validate(&valid_input(), &[]).unwrap();
+        let config = validate(&valid_input(), &[], false).unwrap();
         assert!(config.is_study);
         assert!(!config.is_academic_or_nonprofit);
         assert!(config.active, "active defaults to true");
@@ -574,10 +617,10 @@ mod tests {
 
     #[test]
     fn round_trip_through_input_keeps_config() {
-        let mut config = validate(&valid_input(), &[]).unwrap();
+        let mut config = validate(&valid_input(), &[], false).unwrap();
         config.requested_sources = vec![7];
         config.webhook_secret = Some("0123456789abcdef".into());
-        let again = validate(&ProjectInput::from_config(&config), &[7]).unwrap();
+        let again = validate(&ProjectInput::from_config(&config), &[7], false).unwrap();
         assert_eq!(again, config);
     }
 
@@ -597,7 +640,7 @@ mod tests {
         assert!(error_of(&with(|i| i.name = "  ".into()), "name").contains("Name is required"));
         let message = error_of(&with(|i| i.name = "n".repeat(101)), "name");
         assert!(message.contains("at most 100 characters"), "{message}");
-        assert!(validate(&with(|i| i.name = "é".repeat(100)), &[]).is_ok());
+        assert!(validate(&with(|i| i.name = "é".repeat(100)), &[], false).is_ok());
         let message = error_of(&with(|i| i.name = "two\nlines".into()), "name");
         assert!(message.contains("single line"), "{message}");
     }
@@ -697,18 +740,18 @@ mod tests {
             i.name = "Learn to win: game night 88".into();
             i.short_description = "Call us at https://example.org to earn a bet".into();
         });
-        assert!(validate(&input, &[]).is_ok());
+        assert!(validate(&input, &[], false).is_ok());
     }
 
     #[test]
     fn active_defaults_to_true_and_reads_false() {
         assert!(
-            !validate(&with(|i| i.active = "false".into()), &[])
+            !validate(&with(|i| i.active = "false".into()), &[], false)
                 .unwrap()
                 .active
         );
         assert!(
-            validate(&with(|i| i.active = "true".into()), &[])
+            validate(&with(|i| i.active = "true".into()), &[], false)
                 .unwrap()
                 .active
         );
@@ -726,7 +769,7 @@ mod tests {
         ];
         for uri in accepted {
             assert!(
-                validate(&with(|i| i.redirect_url = uri.into()), &[]).is_ok(),
+                validate(&with(|i| i.redirect_url = uri.into()), &[], false).is_ok(),
                 "{uri}"
             );
         }
@@ -754,7 +797,7 @@ mod tests {
                 "https://a.example/cb\n https://a.example/cb https://b.example/cb".into()
         });
         assert_eq!(
-            validate(&input, &[]).unwrap().redirect_uris,
+            validate(&input, &[], false).unwrap().redirect_uris,
             vec!["https://a.example/cb", "https://b.example/cb"]
         );
         let many: Vec<String> = (0..11).map(|n| format!("https://a.example/{n}")).collect();
@@ -769,7 +812,8 @@ mod tests {
         assert_eq!(
             validate(
                 &with(|i| i.deauth_webhook = "https://example.org/hook".into()),
-                &[]
+                &[],
+                false
             )
             .unwrap()
             .deauth_webhook
@@ -811,7 +855,7 @@ mod tests {
     #[test]
     fn checkboxes_reject_unknown_values() {
         assert!(
-            validate(&with(|i| i.require_pkce = "on".into()), &[])
+            validate(&with(|i| i.require_pkce = "on".into()), &[], false)
                 .unwrap()
                 .require_pkce
         );
@@ -827,6 +871,7 @@ mod tests {
         let config = validate(
             &with(|i| i.requested_sources = vec!["7".into(), "7".into()]),
             &[7],
+            false,
         )
         .unwrap();
         assert_eq!(config.requested_sources, vec![7]);
@@ -837,6 +882,31 @@ mod tests {
                 message.contains("cannot be requested"),
                 "{forged}: {message}"
             );
+        }
+    }
+
+    #[test]
+    fn deauth_webhook_rejects_local_hosts() {
+        for bad in [
+            "http://169.254.169.254/",
+            "http://10.0.0.1/hook",
+            "http://localhost:9/",
+            "http://LOCALHOST./hook",
+            "http://api.localhost/hook",
+            "http://127.0.0.1:8000/hook",
+            "http://[::1]/hook",
+            "http://[fd00:ec2::254]/",
+        ] {
+            let message = error_of(&with(|i| i.deauth_webhook = bad.into()), "deauth_webhook");
+            assert!(message.contains("public address"), "{bad}: {message}");
+        }
+    }
+
+    #[test]
+    fn deauth_webhook_allows_local_hosts_when_enabled() {
+        for url in ["http://169.254.169.254/", "http://localhost:9/"] {
+            let config = validate(&with(|i| i.deauth_webhook = url.into()), &[], true).unwrap();
+            assert_eq!(config.deauth_webhook.as_deref(), Some(url));
         }
     }
 }

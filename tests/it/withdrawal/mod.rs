@@ -6,15 +6,19 @@ mod account;
 mod leave;
 mod pages;
 mod python_receiver;
+mod retries;
+mod webhook_url;
 mod webhooks;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, KeyInit, Mac};
 use openhumans::domain::project::ProjectConfig;
 
 use crate::oauth2::{Setup, membership};
@@ -42,12 +46,25 @@ impl ReceivedHook {
     }
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct ReceiverState {
     received: Arc<Mutex<Vec<ReceivedHook>>>,
+    status: Arc<AtomicU16>,
+    secret: Arc<Mutex<Option<String>>>,
 }
 
-/// A webhook receiver on loopback that records every POST and responds with 200.
+impl Default for ReceiverState {
+    fn default() -> Self {
+        ReceiverState {
+            received: Arc::default(),
+            status: Arc::new(AtomicU16::new(200)),
+            secret: Arc::default(),
+        }
+    }
+}
+
+/// A webhook receiver on loopback that records every POST and responds with 200, or
+/// with the status set by [`Receiver::respond_with`].
 pub struct Receiver {
     pub addr: SocketAddr,
     state: ReceiverState,
@@ -70,6 +87,17 @@ impl Receiver {
             axum::serve(listener, router).await.unwrap();
         });
         Receiver { addr, state, task }
+    }
+
+    /// Sets the status of every later response.
+    pub fn respond_with(&self, status: u16) {
+        self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Checks the Open Humans SHA-1 signature of every later POST with `secret` and
+    /// responds with 403 when it does not match.
+    pub fn verify_with(&self, secret: &str) {
+        *self.state.secret.lock().unwrap() = Some(secret.to_string());
     }
 
     pub fn url(&self) -> String {
@@ -105,12 +133,27 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    let secret = state.secret.lock().unwrap().clone();
+    let signed = match &secret {
+        Some(secret) => {
+            let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+            mac.update(&body);
+            let expected = format!("sha1={}", hex::encode(mac.finalize().into_bytes()));
+            headers
+                .get("x-openhumans-webhooks-signature")
+                .is_some_and(|value| value.as_bytes() == expected.as_bytes())
+        }
+        None => true,
+    };
     state
         .received
         .lock()
         .unwrap()
         .push(ReceivedHook { headers, body });
-    StatusCode::OK
+    if !signed {
+        return StatusCode::FORBIDDEN;
+    }
+    StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap()
 }
 
 /// Starts an app that may deliver webhooks to loopback, with one project set up by
@@ -172,4 +215,64 @@ pub async fn wait_for_idle_queue(app: &TestApp) {
         (count == 0).then_some(())
     })
     .await
+}
+
+/// The latest delivery job as the queue records it.
+#[derive(Debug)]
+pub struct DeliveryJobRow {
+    pub state: String,
+    pub run_at: i64,
+    pub attempts: i64,
+}
+
+/// Waits until the latest delivery job has finished attempt `attempt` and its
+/// outcome is recorded: queued for a retry, done or failed.
+pub async fn wait_for_job_after(app: &TestApp, attempt: i64) -> DeliveryJobRow {
+    eventually(
+        Duration::from_secs(15),
+        &format!("attempt {attempt} of the delivery job"),
+        || async {
+            let (state, run_at, attempts): (String, i64, i64) = sqlx::query_as(
+                "SELECT state, run_at, attempts FROM jobs WHERE kind = 'deliver_webhook' \
+                 ORDER BY id DESC LIMIT 1",
+            )
+            .fetch_one(&app.state.db.pool)
+            .await
+            .ok()?;
+            (attempts >= attempt && state != "running").then_some(DeliveryJobRow {
+                state,
+                run_at,
+                attempts,
+            })
+        },
+    )
+    .await
+}
+
+/// Moves the app clock just past `run_at` and wakes the workers.
+pub fn run_due_jobs(app: &TestApp, run_at: i64) {
+    let now = app.clock().now();
+    if run_at >= now {
+        app.clock()
+            .advance(run_at - now + openhumans::clock::SECOND);
+    }
+    app.state.job_signal.notify();
+}
+
+/// Fetches the coordinator's webhooks page of the project.
+pub async fn deliveries_page(setup: &Setup) -> String {
+    let coordinator =
+        crate::support::fixtures::logged_in_client(&setup.app, setup.coordinator.id).await;
+    let path = format!(
+        "/direct-sharing/projects/oauth2/{}/webhooks/",
+        setup.project.slug
+    );
+    coordinator
+        .get(setup.app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }

@@ -11,10 +11,11 @@ use bytes::{Bytes, BytesMut};
 use crate::app::AppState;
 use crate::db::projects::{self, DataSource};
 use crate::domain::forms::FieldErrors;
-use crate::domain::project::{ProjectConfig, ProjectInput, validate};
+use crate::domain::project::{ProjectConfig, ProjectInput, private_webhook_message, validate};
 use crate::http::badges::{BadgeImage, MAX_BADGE_BYTES, check_badge};
 use crate::http::error::{PageError, error_page};
 use crate::http::session::PageContext;
+use crate::http::webhook_client;
 
 /// Largest body the create and edit forms accept, in bytes. It is well above the badge
 /// limit, so an oversized badge (up to a few MiB) gets a message next to its field
@@ -199,7 +200,13 @@ pub async fn check_submission(
 ) -> Result<Result<CheckedSubmission, FieldErrors>, PageError> {
     let sources = projects::list_data_sources(&state.db, except).await?;
     let eligible: Vec<i64> = sources.iter().map(|source| source.id).collect();
-    let validated = validate(&submission.input, &eligible);
+    let allow_private = state.settings.allow_private_webhooks;
+    let mut validated = validate(&submission.input, &eligible, allow_private);
+    if let Ok(config) = &validated
+        && let Some(errors) = check_webhook_resolution(config, allow_private).await
+    {
+        validated = Err(errors);
+    }
 
     let mut badge_error = None;
     let badge = match &submission.badge {
@@ -240,6 +247,25 @@ pub async fn check_submission(
             Err(errors)
         }
     })
+}
+
+/// Rejects a webhook URL whose host name resolves only to non-public addresses,
+/// unless the operator allows them. Returns the field error, if any.
+pub async fn check_webhook_resolution(
+    config: &ProjectConfig,
+    allow_private: bool,
+) -> Option<FieldErrors> {
+    if allow_private {
+        return None;
+    }
+    let url = config.deauth_webhook.as_deref()?;
+    let address = webhook_client::resolves_only_to_private(url).await?;
+    let mut errors = FieldErrors::new();
+    errors.add(
+        "deauth_webhook",
+        private_webhook_message(&address.to_string()),
+    );
+    Some(errors)
 }
 
 /// A data source offered as a checkbox on the form.
