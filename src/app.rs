@@ -99,14 +99,30 @@ pub async fn serve(
     let workers = crate::jobs::spawn_workers(&state, state.settings.workers, workers_stopped);
     let cleanup = crate::jobs::spawn_cleanup(&state, stop_workers.subscribe());
 
+    // Connections get a bounded time to finish after the shutdown signal: a client that
+    // never completes its request would otherwise keep the process alive for ever.
+    let (signalled, mut signal_seen) = watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = signalled.send(true);
+    };
     let app = crate::http::router(state.clone());
-    axum::serve(
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP")?;
+    .with_graceful_shutdown(shutdown);
+    let grace = Duration::from_secs(state.settings.request_timeout_seconds + 5);
+    let deadline = async move {
+        let _ = signal_seen.wait_for(|seen| *seen).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served.context("serving HTTP")?,
+        () = deadline => {
+            tracing::warn!(grace_s = grace.as_secs(), "connections still open after the shutdown grace period were dropped");
+        }
+    }
 
     // Workers finish the job in hand. One stuck longer than the grace period (a mail
     // server that never responds) is abandoned: its lease expires and another

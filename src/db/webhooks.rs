@@ -92,7 +92,9 @@ async fn queue_job(conn: &mut AnyConnection, delivery_id: i64, now: Micros) -> s
 }
 
 /// Queues one more round of attempts for a project's delivery, with the same
-/// `webhook-id` and body. Returns false when the project has no such delivery.
+/// `webhook-id` and body. A retry already waiting is brought forward instead of a
+/// second job being queued, so one redelivery never sends the message twice. Returns
+/// false when the project has no such delivery.
 pub async fn redeliver(
     db: &Db,
     project_id: i64,
@@ -112,7 +114,26 @@ pub async fn redeliver(
     if updated.rows_affected() != 1 {
         return Ok(false);
     }
-    queue_job(&mut tx, delivery_id, now).await?;
+    let payload =
+        serde_json::to_string(&DeliveryJob { delivery_id }).expect("a delivery job serializes");
+    let waiting = sqlx::query(
+        "UPDATE jobs SET run_at = $1 WHERE kind = $2 AND payload = $3 AND state = 'queued'",
+    )
+    .bind(now)
+    .bind(DELIVERY_JOB)
+    .bind(&payload)
+    .execute(&mut *tx)
+    .await?;
+    let (running,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND payload = $2 AND state = 'running'",
+    )
+    .bind(DELIVERY_JOB)
+    .bind(&payload)
+    .fetch_one(&mut *tx)
+    .await?;
+    if waiting.rows_affected() == 0 && running == 0 {
+        queue_job(&mut tx, delivery_id, now).await?;
+    }
     tx.commit().await?;
     Ok(true)
 }

@@ -271,26 +271,22 @@ impl OptionalFromRequestParts<AppState> for CurrentMember {
     }
 }
 
-/// Where the login page returns to: the requested page for a GET, or for a form
-/// submission (which the browser cannot repeat after login) the page one level up,
-/// e.g. a project's page for its `rotate-secret/` action.
+/// Where the login page returns to: the requested page for a GET. A form submission
+/// cannot be repeated after login, and its path is often not a page, so it returns to
+/// the front page.
 fn login_return_path(parts: &Parts) -> String {
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/");
     if matches!(
         parts.method,
         axum::http::Method::GET | axum::http::Method::HEAD
     ) {
-        return path_and_query.to_string();
+        return parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/")
+            .to_string();
     }
-    let path = parts.uri.path().trim_end_matches('/');
-    match path.rfind('/') {
-        Some(cut) if cut > 0 => format!("{}/", &path[..cut]),
-        _ => "/".to_string(),
-    }
+    "/".to_string()
 }
 
 /// A site admin. Anyone else gets 404, so the admin pages' existence is not revealed.

@@ -78,6 +78,8 @@ pub async fn post(
         } else {
             "request failed"
         };
+        // The URL may carry a token in its query, so it stays out of the stored error.
+        let error = error.without_url();
         SendError::Unreachable(format!("{kind}: {}", error_chain(&error)))
     })?;
     Ok(response.status().as_u16())

@@ -26,6 +26,8 @@ async fn upload_fixture(app: &TestApp) -> UploadFixture {
         &fixtures::project_config("Step Study", "https://example.org/callback"),
     )
     .await;
+    // Links minted for a project work only while the member shares data with it.
+    crate::oauth2::make_active_member(app, project.id, member.id).await;
     let file_id = insert_file(app, member.id, project.id, false).await;
     let file = files::find_by_id(&app.state.db, file_id)
         .await
