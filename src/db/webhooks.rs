@@ -114,6 +114,7 @@ pub async fn redeliver(
     if updated.rows_affected() != 1 {
         return Ok(false);
     }
+
     let payload =
         serde_json::to_string(&DeliveryJob { delivery_id }).expect("a delivery job serializes");
     let waiting = sqlx::query(
@@ -131,6 +132,7 @@ pub async fn redeliver(
     .bind(&payload)
     .fetch_one(&mut *tx)
     .await?;
+
     if waiting.rows_affected() == 0 && running == 0 {
         queue_job(&mut tx, delivery_id, now).await?;
     }

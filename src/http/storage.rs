@@ -104,7 +104,7 @@ struct DownloadGrant {
     project_id: Option<i64>,
 }
 
-/// Whether `project_id` may read `file` now: the file's member is an active member of
+/// Checks whether `project_id` may read `file` now: the file's member is an active member of
 /// the project with an active account, and the file is the project's own upload or
 /// comes from a source the member granted.
 async fn project_may_read(
@@ -130,7 +130,7 @@ async fn project_may_read(
             .contains(&file.project_id))
 }
 
-/// Answers a HEAD request for a downloadable file with its length and no body.
+/// Responds to a HEAD request for a downloadable file with its length and no body.
 async fn head_response(state: &AppState, file: &files::DataFile) -> Response {
     match state.storage.size(&file.storage_key).await {
         Ok(Some(size)) => (
