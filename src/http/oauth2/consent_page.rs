@@ -29,6 +29,10 @@ pub struct ProjectSummary {
     pub contact_email: String,
     pub short_description: String,
     pub terms_url: String,
+    pub info_url: String,
+    pub is_academic_or_nonprofit: bool,
+    /// Whether members who leave may ask the project to erase their data.
+    pub erasure_supported: bool,
     pub returned_data_description: String,
 }
 
@@ -109,6 +113,9 @@ pub async fn consent_page(
             contact_email: config.contact_email.clone(),
             short_description: config.short_description.clone(),
             terms_url: config.terms_url.clone(),
+            info_url: config.info_url.clone(),
+            is_academic_or_nonprofit: config.is_academic_or_nonprofit,
+            erasure_supported: config.erasure_supported,
             returned_data_description: config.returned_data_description.clone(),
         },
         sources,
