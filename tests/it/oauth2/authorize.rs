@@ -73,8 +73,14 @@ async fn consent_page_lists_requested_sources() {
 
     assert!(html.contains("<strong>Genome Vault</strong>"), "{html}");
     assert!(html.contains("does not plan to add data"));
-    assert!(html.contains("https://example.org/info"), "the information URL is shown");
-    assert!(html.contains("does not accept requests to erase"), "erasure support is stated");
+    assert!(
+        html.contains("https://example.org/info"),
+        "the information URL is shown"
+    );
+    assert!(
+        html.contains("does not accept requests to erase"),
+        "erasure support is stated"
+    );
     assert!(
         !html.contains("you have data here"),
         "the member has no files yet"
