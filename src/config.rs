@@ -98,7 +98,7 @@ pub struct Settings {
     #[arg(long, env = "OPENHUMANS_WORKERS", default_value_t = 2, global = true)]
     pub workers: usize,
 
-    /// Seconds a worker holds a job before another instance may take it over.
+    /// Seconds a worker keeps a job's lease before another instance may take the job over.
     #[arg(
         long,
         env = "OPENHUMANS_JOB_LEASE_SECONDS",
@@ -112,7 +112,7 @@ pub struct Settings {
     #[arg(long, env = "OPENHUMANS_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
 
-    /// Seconds a request may take before it is answered with 408 (uploads excepted).
+    /// Seconds a request may take before the server responds 408 (uploads excepted).
     #[arg(
         long,
         env = "OPENHUMANS_REQUEST_TIMEOUT_SECONDS",
@@ -192,7 +192,7 @@ pub struct Settings {
     pub refresh_reuse_grace_seconds: u64,
 
     /// Failed client authentications allowed per client id per minute at the OAuth2
-    /// token and revocation endpoints; further failures are answered with 429.
+    /// token and revocation endpoints; further failures get 429.
     #[arg(
         long,
         env = "OPENHUMANS_CLIENT_AUTH_FAILURES_PER_MINUTE",
@@ -263,7 +263,7 @@ impl Settings {
         settings
     }
 
-    /// The database URL, defaulting to the SQLite file in the data directory.
+    /// Returns the database URL, defaulting to the SQLite file in the data directory.
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
@@ -271,7 +271,7 @@ impl Settings {
         }
     }
 
-    /// The public URL without a trailing slash, e.g. `https://example.org`.
+    /// Returns the public URL without a trailing slash, e.g. `https://example.org`.
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.as_str().trim_end_matches('/').to_string(),
@@ -282,7 +282,7 @@ impl Settings {
         }
     }
 
-    /// Whether the site is served over https, which makes cookies `Secure`.
+    /// Returns whether the site is served over https, which makes cookies `Secure`.
     pub fn is_https(&self) -> bool {
         self.public_url().starts_with("https://")
     }

@@ -268,7 +268,7 @@ impl Storage {
         Ok(Some(url.to_string()))
     }
 
-    /// The underlying store, for streaming reads and writes.
+    /// Returns the underlying store, for streaming reads and writes.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }

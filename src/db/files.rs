@@ -139,7 +139,7 @@ pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<DataFile>> {
     Ok(row.map(DataFile::from))
 }
 
-/// The ids of a file's datatypes, in ascending order.
+/// Returns the ids of a file's datatypes, in ascending order.
 pub async fn datatype_ids(db: &Db, file_id: i64) -> sqlx::Result<Vec<i64>> {
     let rows: Vec<(i64,)> = sqlx::query_as(
         "SELECT datatype_id FROM data_file_datatypes WHERE file_id = $1 ORDER BY datatype_id",

@@ -122,7 +122,7 @@ async fn granted_sources(conn: &mut AnyConnection, membership_id: i64) -> sqlx::
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
-/// The membership of `member_id` in `project_id`, if one was ever created.
+/// Returns the membership of `member_id` in `project_id`, if one was ever created.
 pub async fn find(
     conn: &mut AnyConnection,
     project_id: i64,
@@ -142,7 +142,7 @@ pub async fn find_by_project_member_id(
     load(conn, Key::ProjectMemberId(project_member_id)).await
 }
 
-/// The active memberships of a member, most recently authorized first.
+/// Lists the active memberships of a member, most recently authorized first.
 pub async fn list_active_for_member(db: &Db, member_id: i64) -> sqlx::Result<Vec<Membership>> {
     let mut conn = db.pool.acquire().await?;
     let sql = format!(
@@ -457,7 +457,7 @@ pub struct MembershipEvent {
     pub at: Micros,
 }
 
-/// A membership's history, oldest first.
+/// Lists a membership's history, oldest first.
 pub async fn events(db: &Db, membership_id: i64) -> sqlx::Result<Vec<MembershipEvent>> {
     let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
         "SELECT kind, actor, granted_sources, message_permission, username_shared, at \

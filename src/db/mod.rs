@@ -3,7 +3,7 @@
 //! Queries use sqlx's `Any` driver with portable SQL and `$1` placeholders. Two
 //! conventions keep rows decodable on both backends: timestamps are `BIGINT`
 //! microseconds (see [`crate::clock`]) and flags are `0`/`1` integers, read with
-//! [`flag`]. Each submodule holds the queries of one aggregate.
+//! [`flag`]. Each submodule contains the queries of one aggregate.
 
 pub mod accounts;
 pub mod datatypes;
@@ -28,7 +28,7 @@ use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-/// Which database the pool talks to, for the few statements that differ.
+/// Database kind behind the pool, for the few statements that differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -128,7 +128,7 @@ impl Db {
         }
     }
 
-    /// Answers whether the database responds, for the health check.
+    /// Returns whether the database responds, for the health check.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
@@ -151,7 +151,7 @@ pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     }
 }
 
-/// The URL without its password, for logs and error messages.
+/// Returns the URL without its password, for logs and error messages.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {

@@ -82,7 +82,7 @@ impl ApiError {
         ApiError::Errors(BTreeMap::from([(field.to_string(), vec![message.into()])]))
     }
 
-    /// The status code this error becomes.
+    /// Returns the status code this error becomes.
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -98,7 +98,7 @@ impl ApiError {
         }
     }
 
-    /// The JSON body this error becomes.
+    /// Returns the JSON body this error becomes.
     pub fn body(&self) -> Value {
         match self {
             ApiError::Unauthorized(detail)

@@ -20,7 +20,7 @@ pub struct ProjectSummary {
     pub name: String,
     /// First letter of the name, shown when the project has no badge.
     pub initial: String,
-    /// Where the badge image is served, if the project has one.
+    /// Path of the badge image, if the project has one.
     pub badge_path: Option<String>,
     pub is_study: bool,
     pub approved: bool,
@@ -79,12 +79,13 @@ pub async fn consent_page(
     let config = &view.project.config;
     let requested = Snapshot::requested_by(config);
     let names = crate::db::oauth2::project_names(&state.db, &requested.granted_sources).await?;
-    let held = crate::db::files::source_projects_of_member(&state.db, view.member.id).await?;
+    let sources_with_files =
+        crate::db::files::source_projects_of_member(&state.db, view.member.id).await?;
     let sources = names
         .into_iter()
         .map(|(id, name)| SourceItem {
             name,
-            has_data: held.contains(&id),
+            has_data: sources_with_files.contains(&id),
         })
         .collect();
     let previously_authorized = view

@@ -36,12 +36,12 @@ pub async fn load_managed_project(
     }
 }
 
-/// The path of a project's detail page.
+/// Returns the path of a project's detail page.
 pub fn detail_path(slug: &str) -> String {
     format!("/direct-sharing/projects/oauth2/{slug}/")
 }
 
-/// The first letter of a project's name, shown in place of a missing badge.
+/// Returns the first letter of a project's name, shown in place of a missing badge.
 pub fn badge_initial(name: &str) -> String {
     name.chars()
         .find(|c| c.is_alphanumeric())
