@@ -15,8 +15,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::db::approvals::{self, Actor};
 use crate::db::members::{self, CreateMemberError, NewMember};
 use crate::db::projects;
+use crate::domain::approval::ApprovalAction;
 use crate::domain::forms::FieldErrors;
 use crate::domain::member::{validate_email, validate_username};
 use crate::domain::project::{ProjectInput, validate};
@@ -369,13 +371,30 @@ async fn create_project(state: &AppState, coordinator: &str, path: &Path) -> Com
     })))
 }
 
+/// Approves a project from any state, recording the operator in its approval history
+/// and emailing its contact address, as an admin's approval on the review page does.
 async fn approve_project(state: &AppState, slug: &str) -> CommandResult {
     let Some(project) = projects::find_by_slug(&state.db, slug).await? else {
         return Ok(Err(Rejection::new(format!(
             "project not found: no project has the slug {slug:?}"
         ))));
     };
-    projects::set_approved(&state.db, project.id, true, state.clock.now()).await?;
+    if project.approved {
+        return Ok(Ok(json!({ "slug": project.slug, "approved": true })));
+    }
+    let action = ApprovalAction::Approved;
+    let email = crate::http::pages::admin::decision_email(state, &project, action, "");
+    approvals::record_decision(
+        &state.db,
+        project.id,
+        &Actor::operator(),
+        action,
+        None,
+        "",
+        &email,
+        state.clock.now(),
+    )
+    .await?;
     tracing::info!(project.id = project.id, "project approved by an operator");
     Ok(Ok(json!({ "slug": project.slug, "approved": true })))
 }

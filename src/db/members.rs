@@ -201,3 +201,36 @@ where
         .await?;
     Ok(())
 }
+
+/// Suspends (`active` false) or reinstates a member's account. Suspending also
+/// deletes the member's sessions; their tokens stop working because every token
+/// lookup checks the account's flag. Returns false when no member has `member_id`.
+pub async fn set_active(db: &Db, member_id: i64, active: bool) -> sqlx::Result<bool> {
+    let mut tx = db.pool.begin().await?;
+    let result = sqlx::query("UPDATE members SET is_active = $1 WHERE id = $2")
+        .bind(i64::from(active))
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await?;
+    if !active {
+        super::sessions::delete_for_member(&mut *tx, member_id).await?;
+    }
+    tx.commit().await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Lists up to `limit` members whose username or email contains `query`, ignoring
+/// case, by username.
+pub async fn search(db: &Db, query: &str, limit: i64) -> sqlx::Result<Vec<Member>> {
+    let pattern = super::approvals::contains_pattern(query);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM members WHERE username_lower LIKE $1 ESCAPE '\\' \
+         OR email_lower LIKE $1 ESCAPE '\\' ORDER BY username_lower LIMIT $2"
+    );
+    let rows: Vec<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows.into_iter().map(Member::from).collect())
+}

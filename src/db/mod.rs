@@ -6,6 +6,7 @@
 //! [`flag`]. Each submodule contains the queries of one aggregate.
 
 pub mod accounts;
+pub mod approvals;
 pub mod datatypes;
 pub mod email_tokens;
 pub mod files;

@@ -27,7 +27,7 @@ use api::direct_sharing;
 use pages::accounts::{
     confirm_email, delete, login, logout, password_change, password_reset, signup,
 };
-use pages::{connections, data, datatypes, home, projects};
+use pages::{admin, approval, connections, data, datatypes, directory, home, projects};
 
 /// Builds the application's router with its middleware.
 pub fn router(state: AppState) -> Router {
@@ -39,6 +39,16 @@ pub fn router(state: AppState) -> Router {
         .route("/static/favicon.svg", get(assets::favicon))
         // Public pages.
         .route("/", get(home::home_page))
+        .route("/activities/", get(directory::list_activities))
+        .route(
+            "/direct-sharing/in-development/",
+            get(directory::list_in_development),
+        )
+        .route("/activity/{slug}/", get(directory::activity_page))
+        .route(
+            "/activity/{slug}/contact/",
+            post(directory::contact_project),
+        )
         // Accounts.
         .route(
             "/account/signup/",
@@ -101,6 +111,17 @@ pub fn router(state: AppState) -> Router {
             get(projects::detail::project_detail_page),
         )
         .route(
+            "/direct-sharing/projects/oauth2/{slug}/approval/",
+            get(approval::approval_page).post(
+                approval::request_approval
+                    .layer(DefaultBodyLimit::max(approval::REQUEST_BODY_LIMIT)),
+            ),
+        )
+        .route(
+            "/direct-sharing/projects/oauth2/{slug}/approval/document/",
+            get(approval::download_document),
+        )
+        .route(
             "/direct-sharing/projects/oauth2/{slug}/rotate-secret/",
             post(projects::credentials::rotate_client_secret),
         )
@@ -128,6 +149,27 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/direct-sharing/badges/{project_id}/{file}",
             get(badges::serve_badge),
+        )
+        // Site admin pages.
+        .route(admin::QUEUE_PATH, get(admin::review_queue))
+        .route("/admin/approvals/{slug}/", get(admin::review_page))
+        .route("/admin/approvals/{slug}/decide/", post(admin::decide))
+        .route(
+            "/admin/approvals/{slug}/remove-approval/",
+            post(admin::remove_approval),
+        )
+        .route(
+            "/admin/approvals/{slug}/deactivate/",
+            post(admin::deactivate),
+        )
+        .route("/admin/members/", get(admin::members::members_page))
+        .route(
+            "/admin/members/{member_id}/suspend/",
+            post(admin::members::suspend_member),
+        )
+        .route(
+            "/admin/members/{member_id}/unsuspend/",
+            post(admin::members::unsuspend_member),
         )
         // OAuth2.
         .route(

@@ -9,14 +9,14 @@ use tokio::io::AsyncWriteExt;
 use crate::support::{TestApp, fixtures};
 
 /// What a command printed and how it exited.
-struct Outcome {
-    success: bool,
-    stdout: String,
-    stderr: String,
+pub struct Outcome {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Outcome {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(self.stdout.trim())
             .unwrap_or_else(|error| panic!("stdout is not JSON ({error}): {}", self.stdout))
     }
@@ -33,7 +33,7 @@ impl Outcome {
 }
 
 /// Runs `openhumans admin ARGS` on the app's database with `stdin` as standard input.
-async fn admin(app: &TestApp, args: &[&str], password: Option<&str>, stdin: &str) -> Outcome {
+pub async fn admin(app: &TestApp, args: &[&str], password: Option<&str>, stdin: &str) -> Outcome {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_openhumans"));
     command
         .arg("admin")

@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod api;
 mod api_basics;
+mod approval;
 mod binary;
 mod browser;
 mod connections;

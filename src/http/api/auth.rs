@@ -166,10 +166,18 @@ fn request_token(parts: &Parts) -> Result<Option<String>, ApiError> {
     Ok(Some(value.to_string()))
 }
 
+/// Loads the project a master token or exchange credential belongs to. Both are the
+/// coordinator's credentials, so they stop working while the coordinator's account
+/// is suspended.
 async fn load_project(state: &AppState, project_id: i64) -> Result<Project, ApiError> {
-    projects::find_by_id(&state.db, project_id)
+    let project = projects::find_by_id(&state.db, project_id)
         .await?
-        .ok_or_else(invalid_token)
+        .ok_or_else(invalid_token)?;
+    let coordinator = crate::db::members::find_by_id(&state.db, project.coordinator_id).await?;
+    if !coordinator.is_some_and(|coordinator| coordinator.is_active) {
+        return Err(invalid_token());
+    }
+    Ok(project)
 }
 
 fn invalid_token() -> ApiError {

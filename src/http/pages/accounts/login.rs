@@ -21,6 +21,9 @@ use crate::http::session::{PageContext, safe_next, start_session};
 /// Shown for a wrong password, an unknown account and a suspended one alike, so the
 /// page does not tell which accounts exist.
 const LOGIN_FAILED: &str = "The username, email address or password is not correct.";
+/// Shown only after the right password, so it reveals nothing to someone guessing.
+const ACCOUNT_SUSPENDED: &str = "This account is suspended, so it cannot log in. Write to \
+    the site's administrators to ask why or to have it reinstated.";
 
 /// The login form. `next` is where the member goes after logging in.
 #[derive(Template, WebTemplate)]
@@ -135,6 +138,11 @@ pub async fn login(
         None => state.dummy_password_hash.to_string(),
     };
     let password_matches = verify_password(password, &stored_hash).await?;
+    if password_matches && member.as_ref().is_some_and(|member| !member.is_active) {
+        tracing::info!("login refused: the account is suspended");
+        page.form_error = Some(ACCOUNT_SUSPENDED);
+        return Ok((REJECTED, page).into_response());
+    }
     let Some(member) = member.filter(|member| password_matches && member.is_active) else {
         tracing::info!("login failed");
         page.form_error = Some(LOGIN_FAILED);

@@ -79,7 +79,7 @@ fn email_link_limit(state: &AppState) -> Limit {
 /// Counts one attempt against a rate limit, turning an exhausted limit into a 429 page
 /// with `Retry-After`. Returns the recorded event, which the caller may release when
 /// the attempt should not count after all (a correct password, a rejected form).
-async fn acquire_limit(
+pub(crate) async fn acquire_limit(
     state: &AppState,
     bucket: &str,
     limit: Limit,

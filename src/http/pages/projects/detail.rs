@@ -12,6 +12,7 @@ use super::{badge_initial, load_managed_project};
 use crate::app::AppState;
 use crate::clock::human;
 use crate::db::projects::{self, Project};
+use crate::domain::approval::ApprovalState;
 use crate::http::badges::badge_path;
 use crate::http::error::PageError;
 use crate::http::session::{CurrentMember, PageContext, urlencode};
@@ -42,6 +43,7 @@ pub struct DetailPage {
     secret_rotated: String,
     /// A credential created by the previous request, shown this once.
     revealed: Option<RevealedCredential>,
+    approval_state: ApprovalState,
 }
 
 impl DetailPage {
@@ -90,6 +92,7 @@ pub async fn project_detail_page(
     }
     let now = state.clock.now();
     let revealed = reveal::take(&state, &headers, project.id);
+    let approval_state = crate::db::approvals::find(&state.db, &project).await?.state;
 
     let page = DetailPage {
         ctx,
@@ -114,6 +117,7 @@ pub async fn project_detail_page(
         created: human(project.created_at),
         secret_rotated: human(project.client_secret_rotated_at),
         revealed,
+        approval_state,
         project,
     };
     let shown = page.revealed.is_some();

@@ -27,13 +27,13 @@ const MAX_TEXT_FIELD_BYTES: usize = 64 * 1024;
 /// Most parts a form body may have; the form has about 25 plus one per data source.
 const MAX_PARTS: usize = 1000;
 
-/// A file chosen in the badge input.
+/// A file chosen in a file input.
 #[derive(Debug, Clone)]
 pub struct UploadedFile {
     pub file_name: String,
     pub content_type: Option<String>,
     pub bytes: Bytes,
-    /// True when the file exceeded [`MAX_BADGE_BYTES`]; `bytes` then holds only a prefix.
+    /// True when the file exceeded the size limit; `bytes` then holds only a prefix.
     pub too_large: bool,
 }
 
@@ -68,7 +68,7 @@ pub async fn read_submission(
         }
         let name = field.name().unwrap_or_default().to_string();
         if name == "badge" {
-            submission.badge = read_file(&mut field).await?;
+            submission.badge = read_file(&mut field, MAX_BADGE_BYTES).await?;
             continue;
         }
         let value = read_text(&mut field, &name).await?;
@@ -115,7 +115,8 @@ fn set_field(submission: &mut ProjectSubmission, name: &str, value: String) {
     *slot = value;
 }
 
-async fn read_text(field: &mut Field<'_>, name: &str) -> Result<String, Response> {
+/// Reads a text part of a multipart form as UTF-8, at most 64 KiB.
+pub async fn read_text(field: &mut Field<'_>, name: &str) -> Result<String, Response> {
     let mut buffer = BytesMut::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         if buffer.len() + chunk.len() > MAX_TEXT_FIELD_BYTES {
@@ -133,15 +134,19 @@ async fn read_text(field: &mut Field<'_>, name: &str) -> Result<String, Response
     })
 }
 
-/// Reads the badge part, keeping at most one byte more than the limit. Returns `None`
-/// when no file was chosen (browsers then send an empty part without a file name).
-async fn read_file(field: &mut Field<'_>) -> Result<Option<UploadedFile>, Response> {
+/// Reads a file part, keeping at most `max_bytes` and marking the file too large past
+/// them. Returns `None` when no file was chosen (browsers then send an empty part
+/// without a file name).
+pub async fn read_file(
+    field: &mut Field<'_>,
+    max_bytes: usize,
+) -> Result<Option<UploadedFile>, Response> {
     let file_name = field.file_name().unwrap_or_default().to_string();
     let content_type = field.content_type().map(str::to_string);
     let mut buffer = BytesMut::new();
     let mut too_large = false;
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-        if buffer.len() + chunk.len() > MAX_BADGE_BYTES {
+        if buffer.len() + chunk.len() > max_bytes {
             too_large = true;
             // The rest is read and dropped so that the fields after it still arrive.
             continue;
@@ -159,16 +164,16 @@ async fn read_file(field: &mut Field<'_>) -> Result<Option<UploadedFile>, Respon
     }))
 }
 
-fn multipart_error(error: MultipartError) -> Response {
+/// Renders a multipart reading error: 413 for a body over the route's limit, 400
+/// otherwise.
+pub fn multipart_error(error: MultipartError) -> Response {
     let status = error.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         error_page(
             status,
             "Form too large",
-            &format!(
-                "The form is larger than {} MiB. The badge image may be at most 1 MiB.",
-                FORM_BODY_LIMIT / (1024 * 1024)
-            ),
+            "The form is larger than this page accepts. Choose a smaller file (the page \
+             names the largest size next to the file field) and submit it again.",
             &error,
         )
     } else {
