@@ -34,7 +34,8 @@ pub struct ApprovalEvent {
     pub at: Micros,
 }
 
-/// Who made a change: a member, or an operator on the command line (`id` is `None`).
+/// The author of a change: a member, or an operator on the command line (`id` is
+/// `None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub id: Option<i64>,
@@ -61,8 +62,8 @@ type ApprovalRow = (
     Option<i64>,
 );
 
-/// Loads a project's approval request; a project without one is a draft, or approved
-/// when its flag says so.
+/// Loads a project's approval request. A project without one is a draft, or approved
+/// when its approved flag is set.
 pub async fn find(db: &Db, project: &Project) -> sqlx::Result<Approval> {
     let row: Option<ApprovalRow> = sqlx::query_as(
         "SELECT state, ethics_board, ethics_reference, document_key, document_name, \
@@ -170,11 +171,11 @@ pub async fn submit(
     Ok(true)
 }
 
-/// Records an admin's (or the operator's) decision on a project: moves its approval
-/// state from `from` (any state when `None`), sets or clears the approved flag,
-/// deactivates it for [`ApprovalAction::Deactivated`], appends the history entry and
-/// queues `email`, all in one transaction. Returns `false`, changing nothing, when
-/// the project was no longer in state `from`.
+/// Records an admin's (or the operator's) decision on a project in one transaction.
+/// The approval state moves from `from` (any state when `None`) and the approved flag
+/// follows it, or [`ApprovalAction::Deactivated`] clears the active flag instead. The
+/// history entry and `email` are written in the same transaction. Returns `false`,
+/// changing nothing, when the project was no longer in state `from`.
 #[allow(clippy::too_many_arguments)]
 pub async fn record_decision(
     db: &Db,
@@ -303,7 +304,7 @@ async fn record_event(
     Ok(())
 }
 
-/// Which projects a directory listing shows.
+/// The kind of projects a directory listing shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listing {
     /// Approved, active projects: the public directory.

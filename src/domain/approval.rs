@@ -4,17 +4,18 @@
 //! A project starts as a draft. Its coordinator submits it for review; a site admin
 //! then approves it or requests changes, and after changes were requested the
 //! coordinator submits again. An admin may later remove the approval, which returns
-//! the project to the draft state. Nobody decides on a project they coordinate.
+//! the project to the draft state. No admin decides on a project they coordinate.
 
 use super::forms::FieldErrors;
 
 /// Largest ethics approval document accepted, in bytes (5 MiB).
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
 
-/// Longest ethics board name or approval reference, in characters.
+/// Maximum length of the ethics board's name and of the approval reference, in
+/// characters.
 pub const MAX_ETHICS_FIELD_CHARS: usize = 200;
 
-/// Longest reviewer comment, in characters.
+/// Maximum length of a reviewer's comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 5_000;
 
 /// The guidelines a coordinator acknowledges when requesting approval.
@@ -31,7 +32,7 @@ pub const ACTIVITY_GUIDELINES: &[&str] = &[
     "The project's contact address is read, and members who write to it get an answer.",
 ];
 
-/// Where a project is in the approval workflow.
+/// A project's stage in the approval workflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApprovalState {
     Draft,
@@ -77,7 +78,7 @@ impl ApprovalState {
     }
 }
 
-/// What happened to a project's approval, as recorded in its history.
+/// A change to a project's approval, as recorded in its history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApprovalAction {
     Submitted,
@@ -135,7 +136,7 @@ impl ApprovalAction {
     }
 }
 
-/// Why a reviewer's decision was rejected.
+/// The reason a reviewer's decision is rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecisionError {
     #[error("You coordinate this project, so another site admin must review it.")]
@@ -220,7 +221,7 @@ impl ApprovalRequest {
     }
 }
 
-/// Why an uploaded ethics approval document was rejected.
+/// The reason an uploaded ethics approval document is rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocumentError {
     #[error("The approval document must be a PDF file.")]
@@ -230,7 +231,7 @@ pub enum DocumentError {
 }
 
 /// Checks that `bytes` are a PDF of at most [`MAX_DOCUMENT_BYTES`]: a PDF starts with
-/// the `%PDF-` signature, whatever its file name or declared type say.
+/// the `%PDF-` signature, whatever its file name or declared content type.
 pub fn check_document(bytes: &[u8]) -> Result<(), DocumentError> {
     if bytes.len() > MAX_DOCUMENT_BYTES {
         return Err(DocumentError::TooLarge);

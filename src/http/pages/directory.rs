@@ -25,13 +25,13 @@ use crate::mail::{Email, new_message_id};
 /// Projects on one directory page.
 const PAGE_SIZE: i64 = 20;
 
-/// Longest query string searched, in characters.
+/// Maximum length of a search query, in characters; longer queries are cut.
 const MAX_QUERY_CHARS: usize = 100;
 
-/// Longest message a member may send to a project, in characters.
+/// Maximum length of a message to a project, in characters.
 const MAX_MESSAGE_CHARS: usize = 5_000;
 
-/// Longest subject of such a message, in characters.
+/// Maximum length of a message's subject, in characters.
 const MAX_SUBJECT_CHARS: usize = 200;
 
 /// Messages one member may send to projects per hour.
@@ -195,8 +195,8 @@ pub async fn activity_page(
 
 /// `POST /activity/<slug>/contact/`: emails the project's contact address for a
 /// member with an active membership. The member's email becomes the Reply-To only
-/// when they tick `share_email`; otherwise the project sees their project member id
-/// (and their username when they shared it with the project).
+/// when they tick `share_email`. Otherwise the email names only their project member
+/// id (and their username when they shared it with the project).
 pub async fn contact_project(
     State(state): State<AppState>,
     ctx: PageContext,

@@ -38,7 +38,7 @@ async fn submission_moves_draft_to_review() {
     assert_eq!(review.state().await, ApprovalState::Draft);
 
     let unacknowledged = review
-        .submit_as(&review.coordinator_client, &[], None)
+        .submit_as(&review.coordinator_client, &[("ethics_board", "")], None)
         .await;
     assert_eq!(unacknowledged.status(), 422);
     let html = unacknowledged.text().await.unwrap();

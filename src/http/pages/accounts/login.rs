@@ -139,7 +139,7 @@ pub async fn login(
     };
     let password_matches = verify_password(password, &stored_hash).await?;
     if password_matches && member.as_ref().is_some_and(|member| !member.is_active) {
-        tracing::info!("login refused: the account is suspended");
+        tracing::info!("login rejected: the account is suspended");
         page.form_error = Some(ACCOUNT_SUSPENDED);
         return Ok((REJECTED, page).into_response());
     }

@@ -215,7 +215,7 @@ pub async fn deactivate(
     Ok(after_decision(&state, &project, action, decided))
 }
 
-/// Builds the email that tells a project's contact address about a decision.
+/// Builds the email that notifies a project's contact address of a decision.
 pub fn decision_email(
     state: &AppState,
     project: &Project,
