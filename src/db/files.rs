@@ -1,5 +1,7 @@
 //! Data files, their datatypes, the state of direct uploads, and the download log.
 
+use std::collections::HashMap;
+
 use sqlx::FromRow;
 
 use super::{Db, flag};
@@ -139,15 +141,29 @@ pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<DataFile>> {
     Ok(row.map(DataFile::from))
 }
 
-/// Returns the ids of a file's datatypes, in ascending order.
-pub async fn datatype_ids(db: &Db, file_id: i64) -> sqlx::Result<Vec<i64>> {
-    let rows: Vec<(i64,)> = sqlx::query_as(
-        "SELECT datatype_id FROM data_file_datatypes WHERE file_id = $1 ORDER BY datatype_id",
-    )
-    .bind(file_id)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+/// Returns the ids of each given file's datatypes, in ascending order, in one query.
+/// Files without datatypes are absent from the map.
+pub async fn datatype_ids(db: &Db, file_ids: &[i64]) -> sqlx::Result<HashMap<i64, Vec<i64>>> {
+    let mut by_file: HashMap<i64, Vec<i64>> = HashMap::new();
+    if file_ids.is_empty() {
+        return Ok(by_file);
+    }
+    let placeholders = (1..=file_ids.len())
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT file_id, datatype_id FROM data_file_datatypes WHERE file_id IN ({placeholders}) \
+         ORDER BY file_id, datatype_id"
+    );
+    let mut query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
+    for id in file_ids {
+        query = query.bind(*id);
+    }
+    for (file_id, datatype_id) in query.fetch_all(&db.pool).await? {
+        by_file.entry(file_id).or_default().push(datatype_id);
+    }
+    Ok(by_file)
 }
 
 /// Claims the single PUT that a signed upload URL accepts. Returns false when the file
