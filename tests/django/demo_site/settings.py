@@ -12,8 +12,8 @@ describes, pointed at an openhumans server by environment variables:
 
 The package's own settings keep their defaults: an erasure request deletes the
 member (OPENHUMANS_DELETE_ON_ERASURE), a plain withdrawal only marks it
-(OPENHUMANS_DELETE_ON_DEAUTH off), and deleting a member first asks the server to
-remove it from the project (OPENHUMANS_DEAUTH_ON_DELETE).
+(OPENHUMANS_DELETE_ON_DEAUTH off), and deleting a member first calls the server's
+remove-members API with the member's token (OPENHUMANS_DEAUTH_ON_DELETE).
 """
 
 import os
@@ -29,8 +29,8 @@ def env(name):
     return value
 
 
-# open-humans-api reads this one itself; checked here so that a missing value fails
-# at start rather than sending calls to the public Open Humans site.
+# open-humans-api reads this one itself. It is checked here so that a missing value
+# fails at start instead of sending calls to the public Open Humans site.
 env("OHAPI_OH_BASE_URL")
 
 SECRET_KEY = env("DEMO_SECRET_KEY")
@@ -77,7 +77,7 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 
-# Errors go to standard error, which the test shows when it fails.
+# Errors and their tracebacks go to standard error, into the runserver output.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

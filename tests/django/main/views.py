@@ -27,7 +27,8 @@ def index(request):
 
 def files(request):
     member = current_member(request)
-    if member is None:
+    # A deauthorized member's tokens no longer work, so there is nothing to list.
+    if member is None or member.oh_deauth:
         return redirect("index")
     return render(request, "main/files.html", {"member": member, "files": member.list_files()})
 
@@ -35,7 +36,7 @@ def files(request):
 @require_POST
 def upload(request):
     member = current_member(request)
-    if member is None:
+    if member is None or member.oh_deauth:
         return redirect("index")
     uploaded = request.FILES.get("file")
     if uploaded is None:
@@ -54,7 +55,7 @@ def upload(request):
 
 
 def status(request):
-    """What this app holds about the logged-in user, as JSON."""
+    """Return what this app stores about the logged-in user, as JSON."""
     if not request.user.is_authenticated:
         return JsonResponse({"logged_in": False, "member": None})
     member = current_member(request)

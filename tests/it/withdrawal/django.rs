@@ -320,4 +320,8 @@ async fn app_marks_member_without_erasure() {
         "{status}"
     );
     assert_eq!(status["member"]["oh_deauth"], true, "{status}");
+    browser.goto(&django.url("/")).await;
+    browser.wait_for_element("#left").await;
+    browser.wait_for_element("#connect").await;
+    browser.screenshot("6-left").await;
 }
