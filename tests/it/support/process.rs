@@ -150,3 +150,15 @@ pub async fn wait_until_serving(child: &mut ChildProcess, url: &str, timeout: Du
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Returns the Python interpreter of the test virtual environment, which
+/// `scripts/test` fills with the pinned packages of `scripts/test-requirements.txt`.
+/// Fails the test when it is not set: a test that needs Python never skips.
+pub fn test_python() -> String {
+    std::env::var("OPENHUMANS_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "OPENHUMANS_TEST_PYTHON is not set: run scripts/test, which installs the Python \
+             test packages into .venv and sets it"
+        )
+    })
+}
