@@ -8,7 +8,8 @@
 
 use super::JobError;
 use crate::app::AppState;
-use crate::db::{members, messages, projects};
+use crate::db::projects::{self, Project};
+use crate::db::{members, messages};
 use crate::domain::messaging::{Footer, email_body, email_subject};
 use crate::mail::Email;
 
@@ -60,22 +61,17 @@ pub async fn send_message(state: &AppState, payload: &str) -> Result<(), JobErro
             .map_err(database);
     };
 
-    let connections_url = state.url("/member/me/connections/");
+    let email = compose_email(
+        state,
+        &project,
+        &outgoing.subject,
+        &outgoing.body,
+        &outgoing.project_member_id,
+    );
     let email = Email {
         to: member.email.clone(),
-        from_name: Some(project.config.name.clone()),
-        reply_to: Some(project.config.contact_email.clone()),
-        subject: email_subject(&state.settings.site_name, &outgoing.subject),
-        body: email_body(
-            &outgoing.body,
-            &Footer {
-                site_name: &state.settings.site_name,
-                project_name: &project.config.name,
-                project_member_id: &outgoing.project_member_id,
-                connections_url: &connections_url,
-            },
-        ),
         message_id: outgoing.message_id_header.clone(),
+        ..email
     };
     state
         .mailer
@@ -90,4 +86,34 @@ pub async fn send_message(state: &AppState, payload: &str) -> Result<(), JobErro
     )
     .await
     .map_err(database)
+}
+
+/// Builds the email a project's message becomes for one recipient: From the
+/// project's name, Reply-To its contact address, the subject prefixed with the site
+/// name, and the body with the member id substituted and the footer. The caller sets
+/// `to` and `message_id`.
+pub fn compose_email(
+    state: &AppState,
+    project: &Project,
+    subject: &str,
+    body: &str,
+    project_member_id: &str,
+) -> Email {
+    let connections_url = state.url("/member/me/connections/");
+    Email {
+        to: String::new(),
+        from_name: Some(project.config.name.clone()),
+        reply_to: Some(project.config.contact_email.clone()),
+        subject: email_subject(&state.settings.site_name, subject),
+        body: email_body(
+            body,
+            &Footer {
+                site_name: &state.settings.site_name,
+                project_name: &project.config.name,
+                project_member_id,
+                connections_url: &connections_url,
+            },
+        ),
+        message_id: String::new(),
+    }
 }

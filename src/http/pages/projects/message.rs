@@ -18,12 +18,12 @@ use crate::db::messages::{self, NewMessage};
 use crate::db::projects::{self, Project};
 use crate::domain::forms::FieldErrors;
 use crate::domain::messaging::{
-    Draft, Footer, MessageErrors, Recipients, Rejection, Sender, email_body, email_subject,
-    parse_recipients, validate_draft,
+    Draft, MessageErrors, Recipients, Rejection, Sender, parse_recipients, validate_draft,
 };
 use crate::http::error::{PageError, with_retry_after};
 use crate::http::form::FormBody;
 use crate::http::session::{CurrentMember, FlashKind, PageContext, redirect_with_flash};
+use crate::jobs::messages::compose_email;
 
 /// The form's fields, as submitted.
 #[derive(Debug, Clone, Default)]
@@ -190,24 +190,16 @@ fn preview(
         .first()
         .map(|recipient| recipient.project_member_id.clone())
         .unwrap_or_else(|| "00000000".to_string());
-    let connections_url = state.url("/member/me/connections/");
+    let email = compose_email(state, project, &draft.subject, &draft.body, &example);
     let sender = crate::mail::parse_mailbox(&state.settings.mail_from)
         .map(|mailbox| mailbox.email.to_string())
         .unwrap_or_else(|_| state.settings.mail_from.clone());
     Preview {
         recipients: found.len(),
         from: format!("{} <{sender}>", project.config.name),
-        reply_to: project.config.contact_email.clone(),
-        subject: email_subject(&state.settings.site_name, &draft.subject),
-        body: email_body(
-            &draft.body,
-            &Footer {
-                site_name: &state.settings.site_name,
-                project_name: &project.config.name,
-                project_member_id: &example,
-                connections_url: &connections_url,
-            },
-        ),
+        reply_to: email.reply_to.unwrap_or_default(),
+        subject: email.subject,
+        body: email.body,
         to_project_member_id: example,
     }
 }
