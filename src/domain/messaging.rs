@@ -43,7 +43,7 @@ pub enum Recipients {
     Ids(Vec<String>),
 }
 
-/// Who queued a message, as stored with it.
+/// The credential or page that queued a message, as stored with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sender {
     MasterToken,
@@ -61,7 +61,7 @@ impl Sender {
     }
 }
 
-/// Why a message was refused after its input was valid.
+/// The reason a message with valid input is rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
     /// Listed ids that cannot be messaged: `unknown` are not active members of the
@@ -209,8 +209,8 @@ pub fn parse_recipients(
 
 /// Decides whether `requested` more recipients fit in the daily `limit`, given the
 /// send times of the recipients counted in the last day (`recent`, oldest first).
-/// When they do not, the rejection says after how many seconds enough of them age
-/// out of the window; a request larger than the whole limit waits a full day.
+/// When they do not, the rejection gives the seconds until enough of them leave the
+/// window. A request larger than the whole limit waits a full day.
 pub fn check_daily_limit(
     recent: &[Micros],
     requested: usize,
@@ -270,7 +270,7 @@ pub fn email_subject(site_name: &str, subject: &str) -> String {
     format!("[{site_name} project message] {subject}")
 }
 
-/// What the footer of a project's email names.
+/// The names and the link in the footer of a project's email.
 #[derive(Debug, Clone)]
 pub struct Footer<'a> {
     pub site_name: &'a str,
@@ -281,7 +281,7 @@ pub struct Footer<'a> {
 }
 
 /// Writes the plain-text body of one recipient's email: the message with the
-/// member id substituted, then a footer that names the project and says how to stop
+/// member id substituted, then a footer that names the project and explains how to stop
 /// its messages.
 pub fn email_body(body: &str, footer: &Footer<'_>) -> String {
     let text = substitute_member_id(body, footer.project_member_id);

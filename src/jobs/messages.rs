@@ -30,7 +30,7 @@ pub async fn send_message(state: &AppState, payload: &str) -> Result<(), JobErro
         .await
         .map_err(database)?
     else {
-        // The project or the member was deleted since; nobody is left to email.
+        // The project or the member was deleted since, so there is no one to email.
         tracing::info!(
             recipient.id = job.recipient_id,
             "message recipient no longer exists"

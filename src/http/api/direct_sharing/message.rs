@@ -12,7 +12,7 @@ use crate::http::api::auth::{ApiAuth, Credential};
 use crate::http::api::body::ApiBody;
 use crate::http::api::error::ApiError;
 
-/// Queues one email per recipient and answers `"success"` once every one is stored.
+/// Queues one email per recipient and returns `"success"` once every one is stored.
 ///
 /// With the master token the request names `all_members=true` or
 /// `project_member_ids` (repeated, or separated by commas, spaces or newlines; a JSON
