@@ -200,6 +200,16 @@ pub struct Settings {
         global = true
     )]
     pub client_auth_failures_per_minute: u32,
+
+    /// Message recipients allowed per project in any 24 hours, counted over every
+    /// instance; a request that would pass the limit is refused whole with 429.
+    #[arg(
+        long,
+        env = "OPENHUMANS_MESSAGES_PER_PROJECT_PER_DAY",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub messages_per_project_per_day: u32,
     /// Largest file accepted through a signed upload URL, in bytes; larger uploads are
     /// rejected with 413 as soon as the limit is passed.
     #[arg(long, env = "OPENHUMANS_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024 * 1024, global = true)]

@@ -12,6 +12,7 @@ pub mod files;
 pub mod jobs;
 pub mod members;
 pub mod memberships;
+pub mod messages;
 pub mod oauth2;
 pub mod project_api;
 pub mod projects;

@@ -27,7 +27,7 @@ use api::direct_sharing;
 use pages::accounts::{
     confirm_email, delete, login, logout, password_change, password_reset, signup,
 };
-use pages::{connections, data, datatypes, home, projects};
+use pages::{connections, data, datatypes, home, messages, projects};
 
 /// Builds the application's router with its middleware.
 pub fn router(state: AppState) -> Router {
@@ -118,6 +118,10 @@ pub fn router(state: AppState) -> Router {
                 .post(projects::remove_members::remove_members),
         )
         .route(
+            "/direct-sharing/projects/oauth2/{slug}/message/",
+            get(projects::message::message_form).post(projects::message::message_members),
+        )
+        .route(
             "/direct-sharing/projects/oauth2/{slug}/webhooks/",
             get(projects::deliveries::list_deliveries),
         )
@@ -149,6 +153,7 @@ pub fn router(state: AppState) -> Router {
             get(connections::list_connections),
         )
         .route("/member/me/data/", get(data::list_data))
+        .route("/member/me/messages/", get(messages::list_messages))
         .route("/member/me/access-log/", get(data::access_log))
         .route(
             "/member/me/connections/{project_member_id}/leave/",
@@ -176,6 +181,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/direct-sharing/project/remove-members/",
             post(direct_sharing::remove::remove_members),
+        )
+        .route(
+            "/api/direct-sharing/project/message/",
+            post(direct_sharing::message::message_members),
         )
         .route(
             "/api/direct-sharing/project/files/upload/",

@@ -19,9 +19,11 @@ use crate::app::AppState;
 use crate::clock::{HOUR, Micros, SECOND};
 use crate::db::jobs::{self as queue, ClaimedJob};
 use crate::domain::membership::WITHDRAWAL_NOTICE_JOB;
+use crate::domain::messaging::MESSAGE_JOB;
 use crate::domain::webhooks::DELIVERY_JOB;
 use crate::mail::Email;
 
+pub mod messages;
 pub mod uploads;
 pub mod webhooks;
 pub mod withdrawal_notice;
@@ -256,6 +258,9 @@ async fn run_job(state: &AppState, job: &ClaimedJob) -> Result<Option<String>, J
         }
         DELIVERY_JOB => webhooks::deliver(state, job).await,
         WITHDRAWAL_NOTICE_JOB => withdrawal_notice::send_notice(state, &job.payload)
+            .await
+            .map(|()| None),
+        MESSAGE_JOB => messages::send_message(state, &job.payload)
             .await
             .map(|()| None),
         other => Err(JobError::Permanent(format!("unknown job kind {other:?}"))),

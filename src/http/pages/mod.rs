@@ -5,4 +5,5 @@ pub mod connections;
 pub mod data;
 pub mod datatypes;
 pub mod home;
+pub mod messages;
 pub mod projects;

@@ -4,6 +4,7 @@
 pub mod delete;
 pub mod exchange;
 pub mod members;
+pub mod message;
 pub mod openapi;
 pub mod project;
 pub mod remove;
