@@ -162,3 +162,27 @@ pub fn test_python() -> String {
         )
     })
 }
+
+/// Runs `script` with the test virtual environment's Python and `env` added to the
+/// environment, and returns its standard output. Fails the test when the script
+/// exits non-zero or runs longer than two minutes.
+pub async fn run_python_script(script: &str, env: &[(&str, String)]) -> String {
+    let python = test_python();
+    let mut command = tokio::process::Command::new(&python);
+    command.arg(script).kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish within two minutes"))
+        .unwrap_or_else(|error| panic!("starting {python}: {error}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{script} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    stdout
+}
