@@ -161,6 +161,30 @@ pub async fn list_active_for_member(db: &Db, member_id: i64) -> sqlx::Result<Vec
     Ok(memberships)
 }
 
+/// Lists every membership of a member that was ever authorized (current or ended),
+/// most recently created first.
+pub async fn list_ever_authorized_for_member(
+    db: &Db,
+    member_id: i64,
+) -> sqlx::Result<Vec<Membership>> {
+    let mut conn = db.pool.acquire().await?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM memberships m WHERE member_id = $1 AND EXISTS \
+         (SELECT 1 FROM membership_events e WHERE e.membership_id = m.id) \
+         ORDER BY created_at DESC, id DESC"
+    );
+    let rows: Vec<MembershipRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(member_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut memberships = Vec::with_capacity(rows.len());
+    for row in rows {
+        let sources = granted_sources(&mut conn, row.id).await?;
+        memberships.push(row.into_membership(sources));
+    }
+    Ok(memberships)
+}
+
 /// Counts a project's active members: joined, authorized, not revoked, with an
 /// active account.
 pub async fn count_active(conn: &mut AnyConnection, project_id: i64) -> sqlx::Result<i64> {
