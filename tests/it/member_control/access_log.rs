@@ -49,8 +49,9 @@ async fn log_stores_no_token() {
         .await
         .unwrap();
 
-    let rows: Vec<(i64, i64, String, Option<i64>, i64, String, i64)> = sqlx::query_as(
-        "SELECT member_id, file_id, basename, project_id, by_member, client_address, at \
+    // Every column of the table.
+    let rows: Vec<files::Download> = sqlx::query_as(
+        "SELECT id, member_id, file_id, basename, project_id, by_member, client_address, at \
          FROM download_log",
     )
     .fetch_all(&api.app().state.db.pool)

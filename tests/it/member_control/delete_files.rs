@@ -3,18 +3,12 @@
 
 use openhumans::db::files;
 
-use super::{page, post_form, project_download_url};
+use super::{exchange_member, page, post_form, project_download_url};
 use crate::api::{ApiSetup, file_ids};
 use crate::support::fixtures;
 
 async fn listed_ids(api: &ApiSetup) -> Vec<i64> {
-    let body: serde_json::Value = api
-        .get("exchange-member/", &api.access_token, &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    file_ids(&body)
+    file_ids(&exchange_member(api).await)
 }
 
 #[tokio::test]

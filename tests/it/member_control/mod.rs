@@ -30,23 +30,25 @@ pub async fn post_form(client: &reqwest::Client, url: &str) -> reqwest::Response
         .unwrap()
 }
 
-/// The download URL the project API hands out for the member's file `file_id`.
-pub async fn project_download_url(api: &ApiSetup, file_id: i64) -> String {
-    let body: serde_json::Value = api
-        .get("exchange-member/", &api.access_token, &[])
+/// Returns the project's `exchange-member` listing of the member's files.
+pub async fn exchange_member(api: &ApiSetup) -> serde_json::Value {
+    api.get("exchange-member/", &api.access_token, &[])
         .await
         .json()
         .await
-        .unwrap();
-    body["data"]
+        .unwrap()
+}
+
+/// Returns the download URL the project API hands out for the member's file `file_id`.
+pub async fn project_download_url(api: &ApiSetup, file_id: i64) -> String {
+    let body = exchange_member(api).await;
+    let file = body["data"]
         .as_array()
         .unwrap()
         .iter()
         .find(|file| file["id"].as_i64() == Some(file_id))
-        .unwrap_or_else(|| panic!("file {file_id} is listed: {body}"))["download_url"]
-        .as_str()
-        .unwrap()
-        .to_string()
+        .unwrap_or_else(|| panic!("file {file_id} is not listed: {body}"));
+    file["download_url"].as_str().unwrap().to_string()
 }
 
 /// What Python's `zipfile` read from a zip: each entry's size and SHA-256, and the
