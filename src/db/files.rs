@@ -387,7 +387,7 @@ pub async fn count_downloads(db: &Db, member_id: i64) -> sqlx::Result<i64> {
     Ok(count)
 }
 
-/// Which of a member's downloads the access log shows.
+/// The filter that selects which of a member's downloads the access log shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DownloadFilter {
     pub downloader: Option<Downloader>,
@@ -397,7 +397,7 @@ pub struct DownloadFilter {
     pub until: Option<Micros>,
 }
 
-/// Who made a download.
+/// The party that made a download.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Downloader {
     Project(i64),
@@ -406,8 +406,8 @@ pub enum Downloader {
 }
 
 impl DownloadFilter {
-    /// The SQL condition after `member_id = $1`, with placeholders from `$2`, and the
-    /// values to bind in order.
+    /// Builds the SQL condition that follows `member_id = $1`, with placeholders from
+    /// `$2`, and returns it with the values to bind in order.
     fn condition(&self) -> (String, Vec<i64>) {
         let mut sql = String::new();
         let mut values = Vec::new();
@@ -447,7 +447,8 @@ pub async fn count_downloads_matching(
     Ok(count)
 }
 
-/// One page of the downloads of a member's files that match `filter`, newest first.
+/// Lists one page of the downloads of a member's files that match `filter`, newest
+/// first.
 pub async fn list_downloads_matching(
     db: &Db,
     member_id: i64,

@@ -45,7 +45,7 @@ pub struct FilterInput {
 }
 
 impl FilterInput {
-    /// The query string of these filters, without `page`, for the pagination links.
+    /// Encodes these filters as a query string without `page`, for the pagination links.
     pub fn query(&self) -> String {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("downloader", &self.downloader)

@@ -6,7 +6,7 @@
 //!
 //! The download needs the member's session: the emailed link points at
 //! `/member/me/export/download/`, which only the logged-in owner can use, so a
-//! forwarded or leaked email gives nobody the data. That page redirects to a URL
+//! forwarded or leaked email exposes no data. That page redirects to a URL
 //! signed for five minutes (`/export/<token>/`), served outside the request timeout
 //! like file downloads, or on S3 to a presigned URL of the same lifetime.
 
@@ -101,7 +101,7 @@ pub async fn request_export(
 
 /// `GET /member/me/export/download/`: redirects the owner of a ready, unexpired
 /// export to a short-lived URL of its bytes. Without such an export it is a 404, so
-/// nobody learns whether another member has one.
+/// no visitor learns whether another member has one.
 pub async fn download_export(
     State(state): State<AppState>,
     CurrentMember(member): CurrentMember,
