@@ -208,3 +208,32 @@ async fn expired_export_is_removed() {
     );
     assert_eq!(app.state.storage.size(&key).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn account_deletion_returns_export_key() {
+    let api = ApiSetup::new().await;
+    let app = api.app();
+    api.upload(&api.access_token, "steps.csv", b"1,2,3").await;
+    post_form(&api.setup.browser, &app.url(EXPORT)).await;
+    wait_for_state(&api, "ready").await;
+    let export = exports::latest_for_member(&app.state.db, api.setup.member.id)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let mut tx = app.state.db.begin_write().await.unwrap();
+    let keys = openhumans::db::accounts::delete_member(&mut tx, api.setup.member.id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        keys.contains(&export.storage_key.unwrap()),
+        "the export's object is deleted with the account: {keys:?}"
+    );
+    assert!(
+        exports::find_by_id(&app.state.db, export.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
