@@ -403,20 +403,121 @@ pub async fn count_downloads(db: &Db, member_id: i64) -> sqlx::Result<i64> {
     Ok(count)
 }
 
-/// One page of a member's downloads, newest first.
-pub async fn list_downloads_page(
+/// The filter that selects which of a member's downloads the access log shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownloadFilter {
+    pub downloader: Option<Downloader>,
+    /// Only downloads at or after this time.
+    pub from: Option<Micros>,
+    /// Only downloads before this time.
+    pub until: Option<Micros>,
+}
+
+/// The party that made a download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Downloader {
+    Project(i64),
+    /// The file's owner, from their own pages.
+    Member,
+}
+
+impl DownloadFilter {
+    /// Builds the SQL condition that follows `member_id = $1`, with placeholders from
+    /// `$2`, and returns it with the values to bind in order.
+    fn condition(&self) -> (String, Vec<i64>) {
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        match self.downloader {
+            Some(Downloader::Project(id)) => {
+                values.push(id);
+                sql.push_str(&format!(" AND project_id = ${}", values.len() + 1));
+            }
+            Some(Downloader::Member) => sql.push_str(" AND by_member = 1"),
+            None => {}
+        }
+        if let Some(from) = self.from {
+            values.push(from);
+            sql.push_str(&format!(" AND at >= ${}", values.len() + 1));
+        }
+        if let Some(until) = self.until {
+            values.push(until);
+            sql.push_str(&format!(" AND at < ${}", values.len() + 1));
+        }
+        (sql, values)
+    }
+}
+
+/// Counts the downloads of a member's files that match `filter`.
+pub async fn count_downloads_matching(
     db: &Db,
     member_id: i64,
+    filter: &DownloadFilter,
+) -> sqlx::Result<i64> {
+    let (condition, values) = filter.condition();
+    let sql = format!("SELECT COUNT(*) FROM download_log WHERE member_id = $1{condition}");
+    let mut query = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(member_id);
+    for value in values {
+        query = query.bind(value);
+    }
+    let (count,): (i64,) = query.fetch_one(&db.pool).await?;
+    Ok(count)
+}
+
+/// Lists one page of the downloads of a member's files that match `filter`, newest
+/// first.
+pub async fn list_downloads_matching(
+    db: &Db,
+    member_id: i64,
+    filter: &DownloadFilter,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Download>> {
-    sqlx::query_as(
+    let (condition, values) = filter.condition();
+    let next = values.len() + 2;
+    let sql = format!(
         "SELECT id, member_id, file_id, basename, project_id, by_member, client_address, at \
-         FROM download_log WHERE member_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3",
+         FROM download_log WHERE member_id = $1{condition} ORDER BY at DESC, id DESC \
+         LIMIT ${next} OFFSET ${}",
+        next + 1
+    );
+    let mut query = sqlx::query_as::<_, Download>(sqlx::AssertSqlSafe(sql)).bind(member_id);
+    for value in values {
+        query = query.bind(value);
+    }
+    query.bind(limit).bind(offset).fetch_all(&db.pool).await
+}
+
+/// Lists the projects that downloaded any of a member's files, by id.
+pub async fn downloading_projects(db: &Db, member_id: i64) -> sqlx::Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT DISTINCT project_id FROM download_log \
+         WHERE member_id = $1 AND project_id IS NOT NULL ORDER BY project_id",
     )
     .bind(member_id)
-    .bind(limit)
-    .bind(offset)
     .fetch_all(&db.pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Deletes a member's completed files, chosen by id, and returns the rows deleted
+/// so the caller can delete their objects. Ids of other members' files are ignored.
+pub async fn delete_for_member(
+    db: &Db,
+    member_id: i64,
+    file_ids: &[i64],
+) -> sqlx::Result<Vec<DataFile>> {
+    let mut deleted = Vec::with_capacity(file_ids.len());
+    for &id in file_ids {
+        let sql = format!(
+            "DELETE FROM data_files WHERE id = $1 AND member_id = $2 AND completed = 1 \
+             RETURNING {COLUMNS}"
+        );
+        let row: Option<DataFileRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(member_id)
+            .fetch_optional(&db.pool)
+            .await?;
+        deleted.extend(row.map(DataFile::from));
+    }
+    Ok(deleted)
 }

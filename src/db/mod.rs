@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod datatypes;
 pub mod email_tokens;
+pub mod exports;
 pub mod files;
 pub mod jobs;
 pub mod members;

@@ -27,7 +27,10 @@ use api::direct_sharing;
 use pages::accounts::{
     confirm_email, delete, login, logout, password_change, password_reset, signup,
 };
-use pages::{connections, data, datatypes, home, messages, projects};
+use pages::{
+    connections, data, data_access_log, data_agreements, data_export, datatypes, home, messages,
+    projects,
+};
 
 /// Builds the application's router with its middleware.
 pub fn router(state: AppState) -> Router {
@@ -154,7 +157,27 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/member/me/data/", get(data::list_data))
         .route("/member/me/messages/", get(messages::list_messages))
-        .route("/member/me/access-log/", get(data::access_log))
+        .route(
+            "/member/me/data/files/{file_id}/delete/",
+            get(data::delete_file_form).post(data::delete_file),
+        )
+        .route(
+            "/member/me/data/sources/{project_id}/delete/",
+            get(data::delete_source_form).post(data::delete_source),
+        )
+        .route("/member/me/access-log/", get(data_access_log::access_log))
+        .route(
+            "/member/me/agreements/",
+            get(data_agreements::list_agreements),
+        )
+        .route(
+            "/member/me/export/",
+            get(data_export::export_page).post(data_export::request_export),
+        )
+        .route(
+            "/member/me/export/download/",
+            get(data_export::download_export),
+        )
         .route(
             "/member/me/connections/{project_member_id}/leave/",
             get(connections::leave_form).post(connections::leave),
@@ -241,6 +264,7 @@ pub fn router(state: AppState) -> Router {
         // Signed upload and download URLs stream bodies of any size for as long as they
         // take, so they are merged after the timeout and the body limit.
         .merge(storage::router())
+        .route("/export/{token}/", get(data_export::serve_export))
         .layer(axum::middleware::from_fn(api::api_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

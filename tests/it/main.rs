@@ -14,6 +14,7 @@ mod data_pages;
 mod datatypes;
 mod jobs;
 mod mail;
+mod member_control;
 mod messaging;
 mod oauth2;
 mod ops;

@@ -3,6 +3,9 @@
 pub mod accounts;
 pub mod connections;
 pub mod data;
+pub mod data_access_log;
+pub mod data_agreements;
+pub mod data_export;
 pub mod datatypes;
 pub mod home;
 pub mod messages;
