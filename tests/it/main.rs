@@ -17,5 +17,6 @@ mod mail;
 mod oauth2;
 mod ops;
 mod projects;
+mod scale;
 mod storage;
 mod withdrawal;
