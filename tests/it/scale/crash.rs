@@ -9,7 +9,7 @@ use openhumans::db::jobs::LEASE_EXPIRED;
 
 use super::deliveries::{queue_deliveries, wait_until_delivered};
 use super::receiver::{StallingReceiver, tally};
-use super::{Cluster, cluster_postgres_url, count, instance_of};
+use super::{Cluster, attempt_instances, cluster_postgres_url, count, instance_of};
 use crate::support::eventually;
 
 /// Deliveries queued: more than the four workers can hold at once.
@@ -77,28 +77,14 @@ async fn killed_instance_leases_are_taken_over() {
 
     // The attempts cut off by the kill belong to one instance, and the other one
     // made the second attempts.
-    let expired_by = attempt_instances(&cluster, "error LIKE 'the lease expired%'").await;
-    let retried_by = attempt_instances(&cluster, "attempt = 2").await;
+    let expired_by = attempt_instances(&cluster.db, "error LIKE 'the lease expired%'").await;
+    let retried_by = attempt_instances(&cluster.db, "attempt = 2").await;
     assert_eq!(expired_by.len(), 1, "{expired_by:?}");
     assert_eq!(retried_by.len(), 1, "{retried_by:?}");
     assert_ne!(expired_by, retried_by);
 }
 
-/// The instances whose workers made the job attempts matching `condition`.
-async fn attempt_instances(cluster: &Cluster, condition: &str) -> HashSet<String> {
-    let workers: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT worker FROM job_attempts WHERE {condition}"
-    )))
-    .fetch_all(&cluster.db.pool)
-    .await
-    .expect("listing job attempts");
-    workers
-        .iter()
-        .map(|(worker,)| instance_of(worker).to_string())
-        .collect()
-}
-
-/// The number of running jobs each instance holds a lease on.
+/// Waits until all workers hold leases and returns the number each instance holds.
 async fn lease_holders(cluster: &Cluster) -> HashMap<String, usize> {
     let db = cluster.db.clone();
     eventually(Duration::from_secs(10), "four held leases", || async {

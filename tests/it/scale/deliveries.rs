@@ -7,10 +7,10 @@ use std::time::Duration;
 use openhumans::db::Db;
 use openhumans::db::webhooks::{self, NewDelivery};
 use openhumans::db::withdrawals::{self, Withdrawal};
-use openhumans::domain::webhooks::{DELIVERY_JOB, deauthorization_body, new_webhook_id};
+use openhumans::domain::webhooks::{deauthorization_body, new_webhook_id};
 
 use super::receiver::{StallingReceiver, tally};
-use super::{Cluster, cluster_postgres_url, count, instance_of};
+use super::{Cluster, attempt_instances, cluster_postgres_url, count};
 use crate::support::eventually;
 
 /// Queues `count` deliveries to the project's webhook in one transaction, as that
@@ -66,22 +66,6 @@ pub async fn wait_until_delivered(cluster: &Cluster, expected: i64, timeout: Dur
     .await;
 }
 
-/// The distinct instances whose workers attempted a delivery.
-pub async fn delivering_instances(db: &Db) -> HashSet<String> {
-    let workers: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT a.worker FROM job_attempts a JOIN jobs j ON j.id = a.job_id \
-         WHERE j.kind = $1",
-    )
-    .bind(DELIVERY_JOB)
-    .fetch_all(&db.pool)
-    .await
-    .expect("listing the workers");
-    workers
-        .iter()
-        .map(|(worker,)| instance_of(worker).to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn thousand_webhooks_each_delivered_once() {
     let Some(postgres) = cluster_postgres_url() else {
@@ -115,7 +99,11 @@ async fn thousand_webhooks_each_delivered_once() {
     )
     .await;
     assert_eq!(single_attempts, 1_000);
-    let instances = delivering_instances(&cluster.db).await;
+    let instances = attempt_instances(
+        &cluster.db,
+        "job_id IN (SELECT id FROM jobs WHERE kind = 'deliver_webhook')",
+    )
+    .await;
     assert_eq!(
         instances.len(),
         2,

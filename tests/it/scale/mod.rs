@@ -13,6 +13,7 @@ mod proxies;
 mod receiver;
 mod walk;
 
+use std::collections::HashSet;
 use std::process::Output;
 use std::time::Duration;
 
@@ -62,6 +63,11 @@ impl Instance {
     }
 }
 
+/// Lets one cluster run at a time: three SeaweedFS servers and six instances starting
+/// together overload a small test machine, and then SeaweedFS misses its start-up
+/// deadline.
+static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Two instances on one PostgreSQL database and one S3 bucket.
 pub struct Cluster {
     pub instances: Vec<Instance>,
@@ -72,6 +78,7 @@ pub struct Cluster {
     // Dropped last: the instances stop before their database and store go away.
     _s3: S3Server,
     _database: SharedDatabase,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Cluster {
@@ -79,6 +86,7 @@ impl Cluster {
     /// `openhumans migrate`, then starts two instances whose job leases last
     /// `lease_seconds`.
     pub async fn start(postgres_url: &str, lease_seconds: u64) -> Cluster {
+        let turn = ONE_CLUSTER_AT_A_TIME.lock().await;
         let database = SharedDatabase::create_on_postgres(postgres_url).await;
         let s3 = S3Server::start().await;
         let options = s3.options();
@@ -119,9 +127,10 @@ impl Cluster {
             logs,
             _s3: s3,
             _database: database,
+            _turn: turn,
         };
 
-        // Migrations run once, before any instance starts, as the deployment guide says.
+        // Migrations run once, before any instance starts, as docs/deployment.md describes.
         let migrated = cluster.command(&["migrate"], &[]);
         assert!(
             migrated.status.success(),
@@ -156,7 +165,8 @@ impl Cluster {
         }
     }
 
-    /// The instance serving step `step` of a walk: steps alternate between the two.
+    /// Returns the instance serving step `step` of a walk, so steps alternate between
+    /// the two.
     pub fn at(&self, step: usize) -> &Instance {
         &self.instances[step % self.instances.len()]
     }
@@ -231,7 +241,7 @@ impl Cluster {
         serde_json::from_slice(&output.stdout).expect("admin create-project prints JSON")
     }
 
-    /// The output of every instance, for failure messages.
+    /// Returns the output of every instance, for failure messages.
     pub fn output(&self) -> String {
         self.instances
             .iter()
@@ -250,9 +260,24 @@ pub async fn count(db: &Db, sql: &'static str) -> i64 {
     count
 }
 
-/// The instance part of a worker name (`INSTANCE-N`), which tells instances apart.
+/// Returns the instance part of a worker name (`INSTANCE-N`), which differs between
+/// instances.
 pub fn instance_of(worker: &str) -> &str {
     worker
         .rsplit_once('-')
         .map_or(worker, |(instance, _)| instance)
+}
+
+/// Returns the instances whose workers made the job attempts matching `condition`.
+pub async fn attempt_instances(db: &Db, condition: &str) -> HashSet<String> {
+    let workers: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT worker FROM job_attempts WHERE {condition}"
+    )))
+    .fetch_all(&db.pool)
+    .await
+    .expect("listing job attempts");
+    workers
+        .iter()
+        .map(|(worker,)| instance_of(worker).to_string())
+        .collect()
 }

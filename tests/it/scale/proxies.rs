@@ -15,7 +15,8 @@ use crate::support::{TestApp, eventually};
 /// A client address no test machine has.
 const FORWARDED: &str = "198.51.100.7";
 
-/// An app allowing one signup per client address per hour, trusting `proxies`.
+/// Starts an app that allows one signup per client address per hour and trusts
+/// `proxies`.
 async fn app_trusting(proxies: &str) -> TestApp {
     let proxies = proxies.parse().expect("a valid proxy list");
     TestApp::builder()

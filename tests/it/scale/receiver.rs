@@ -56,12 +56,12 @@ impl StallingReceiver {
         self.state.stalled.send_replace(true);
     }
 
-    /// Answers every held-back and later POST with 200.
+    /// Responds 200 to every held-back and later POST.
     pub fn release(&self) {
         self.state.stalled.send_replace(false);
     }
 
-    /// The `webhook-id` of every POST so far, in order of arrival.
+    /// Returns the `webhook-id` of every POST so far, in order of arrival.
     pub fn arrivals(&self) -> Vec<String> {
         self.state.arrivals.lock().unwrap().clone()
     }
@@ -94,7 +94,7 @@ async fn receive(State(state): State<ReceiverState>, headers: HeaderMap) -> Stat
     StatusCode::OK
 }
 
-/// How many times each id occurs in `arrivals`.
+/// Counts how many times each id occurs in `arrivals`.
 pub fn tally(arrivals: &[String]) -> HashMap<&str, usize> {
     let mut counts = HashMap::new();
     for id in arrivals {

@@ -1,5 +1,5 @@
-//! A member's whole journey with every step on the other instance than the step
-//! before: nothing a step needs may live in one instance's memory.
+//! A member's whole journey with each step on a different instance from the step
+//! before, so nothing a step needs may live in one instance's memory.
 
 use std::time::Duration;
 
@@ -165,7 +165,8 @@ async fn post_form(
         .unwrap()
 }
 
-/// The confirmation link sent to [`EMAIL`], by whichever instance's worker sent it.
+/// Returns the confirmation link sent to [`EMAIL`] by whichever instance's worker
+/// sent it.
 async fn confirmation_link(cluster: &Cluster) -> String {
     eventually(
         Duration::from_secs(15),
