@@ -91,9 +91,8 @@ pub async fn log_request(request: Request, next: Next) -> Response {
 /// or credentials; static assets set their own.
 ///
 /// `Strict-Transport-Security` is sent only on responses to requests that arrived over
-/// https, which this server learns from a trusted proxy's `X-Forwarded-Proto`: browsers
-/// ignore it over plain HTTP, and a proxy that forwards both schemes must not have it
-/// pinned onto its http side.
+/// https, which this server learns from a trusted proxy's `X-Forwarded-Proto`. Browsers
+/// ignore the header on responses over plain HTTP (RFC 6797, section 8.1).
 pub async fn security_headers(
     State(state): State<AppState>,
     request: Request,
