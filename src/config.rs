@@ -11,6 +11,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use url::Url;
 
+use crate::http::client_addr::TrustedProxies;
+
 /// Site settings shared by `serve`, `migrate` and every `admin` command.
 #[derive(Args, Debug, Clone)]
 pub struct Settings {
@@ -249,6 +251,19 @@ pub struct Settings {
         global = true
     )]
     pub allow_private_webhooks: bool,
+
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are
+    /// believed: a comma-separated list of IP addresses and CIDR ranges, such as
+    /// `10.0.0.0/8,::1`. Requests from any other peer have those headers ignored.
+    /// Default: none, so the TCP peer is always the client.
+    #[arg(
+        long,
+        env = "OPENHUMANS_TRUSTED_PROXIES",
+        default_value = "",
+        hide_default_value = true,
+        global = true
+    )]
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Log output format.

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod assets;
 pub mod badges;
+pub mod client_addr;
 pub mod error;
 pub mod form;
 pub mod middleware;
@@ -271,5 +272,10 @@ pub fn router(state: AppState) -> Router {
             middleware::security_headers,
         ))
         .layer(axum::middleware::from_fn(middleware::log_request))
+        // Outermost, so the log line and every handler see the resolved client.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::resolve_client,
+        ))
         .with_state(state)
 }

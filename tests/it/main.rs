@@ -19,5 +19,6 @@ mod messaging;
 mod oauth2;
 mod ops;
 mod projects;
+mod scale;
 mod storage;
 mod withdrawal;
