@@ -11,6 +11,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use url::Url;
 
+use crate::http::client_addr::TrustedProxies;
+
 /// Site settings shared by `serve`, `migrate` and every `admin` command.
 #[derive(Args, Debug, Clone)]
 pub struct Settings {
@@ -200,6 +202,16 @@ pub struct Settings {
         global = true
     )]
     pub client_auth_failures_per_minute: u32,
+
+    /// Message recipients allowed per project in any 24 hours, counted over every
+    /// instance; a request that would pass the limit is refused whole with 429.
+    #[arg(
+        long,
+        env = "OPENHUMANS_MESSAGES_PER_PROJECT_PER_DAY",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub messages_per_project_per_day: u32,
     /// Largest file accepted through a signed upload URL, in bytes; larger uploads are
     /// rejected with 413 as soon as the limit is passed.
     #[arg(long, env = "OPENHUMANS_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024 * 1024, global = true)]
@@ -239,6 +251,19 @@ pub struct Settings {
         global = true
     )]
     pub allow_private_webhooks: bool,
+
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` headers are
+    /// believed: a comma-separated list of IP addresses and CIDR ranges, such as
+    /// `10.0.0.0/8,::1`. Requests from any other peer have those headers ignored.
+    /// Default: none, so the TCP peer is always the client.
+    #[arg(
+        long,
+        env = "OPENHUMANS_TRUSTED_PROXIES",
+        default_value = "",
+        hide_default_value = true,
+        global = true
+    )]
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Log output format.

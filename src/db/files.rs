@@ -1,5 +1,7 @@
 //! Data files, their datatypes, the state of direct uploads, and the download log.
 
+use std::collections::HashMap;
+
 use sqlx::FromRow;
 
 use super::{Db, flag};
@@ -139,15 +141,29 @@ pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<DataFile>> {
     Ok(row.map(DataFile::from))
 }
 
-/// Returns the ids of a file's datatypes, in ascending order.
-pub async fn datatype_ids(db: &Db, file_id: i64) -> sqlx::Result<Vec<i64>> {
-    let rows: Vec<(i64,)> = sqlx::query_as(
-        "SELECT datatype_id FROM data_file_datatypes WHERE file_id = $1 ORDER BY datatype_id",
-    )
-    .bind(file_id)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+/// Returns the ids of each given file's datatypes, in ascending order, in one query.
+/// Files without datatypes are absent from the map.
+pub async fn datatype_ids(db: &Db, file_ids: &[i64]) -> sqlx::Result<HashMap<i64, Vec<i64>>> {
+    let mut by_file: HashMap<i64, Vec<i64>> = HashMap::new();
+    if file_ids.is_empty() {
+        return Ok(by_file);
+    }
+    let placeholders = (1..=file_ids.len())
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT file_id, datatype_id FROM data_file_datatypes WHERE file_id IN ({placeholders}) \
+         ORDER BY file_id, datatype_id"
+    );
+    let mut query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
+    for id in file_ids {
+        query = query.bind(*id);
+    }
+    for (file_id, datatype_id) in query.fetch_all(&db.pool).await? {
+        by_file.entry(file_id).or_default().push(datatype_id);
+    }
+    Ok(by_file)
 }
 
 /// Claims the single PUT that a signed upload URL accepts. Returns false when the file
@@ -387,20 +403,121 @@ pub async fn count_downloads(db: &Db, member_id: i64) -> sqlx::Result<i64> {
     Ok(count)
 }
 
-/// One page of a member's downloads, newest first.
-pub async fn list_downloads_page(
+/// The filter that selects which of a member's downloads the access log shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownloadFilter {
+    pub downloader: Option<Downloader>,
+    /// Only downloads at or after this time.
+    pub from: Option<Micros>,
+    /// Only downloads before this time.
+    pub until: Option<Micros>,
+}
+
+/// The party that made a download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Downloader {
+    Project(i64),
+    /// The file's owner, from their own pages.
+    Member,
+}
+
+impl DownloadFilter {
+    /// Builds the SQL condition that follows `member_id = $1`, with placeholders from
+    /// `$2`, and returns it with the values to bind in order.
+    fn condition(&self) -> (String, Vec<i64>) {
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        match self.downloader {
+            Some(Downloader::Project(id)) => {
+                values.push(id);
+                sql.push_str(&format!(" AND project_id = ${}", values.len() + 1));
+            }
+            Some(Downloader::Member) => sql.push_str(" AND by_member = 1"),
+            None => {}
+        }
+        if let Some(from) = self.from {
+            values.push(from);
+            sql.push_str(&format!(" AND at >= ${}", values.len() + 1));
+        }
+        if let Some(until) = self.until {
+            values.push(until);
+            sql.push_str(&format!(" AND at < ${}", values.len() + 1));
+        }
+        (sql, values)
+    }
+}
+
+/// Counts the downloads of a member's files that match `filter`.
+pub async fn count_downloads_matching(
     db: &Db,
     member_id: i64,
+    filter: &DownloadFilter,
+) -> sqlx::Result<i64> {
+    let (condition, values) = filter.condition();
+    let sql = format!("SELECT COUNT(*) FROM download_log WHERE member_id = $1{condition}");
+    let mut query = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql)).bind(member_id);
+    for value in values {
+        query = query.bind(value);
+    }
+    let (count,): (i64,) = query.fetch_one(&db.pool).await?;
+    Ok(count)
+}
+
+/// Lists one page of the downloads of a member's files that match `filter`, newest
+/// first.
+pub async fn list_downloads_matching(
+    db: &Db,
+    member_id: i64,
+    filter: &DownloadFilter,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Download>> {
-    sqlx::query_as(
+    let (condition, values) = filter.condition();
+    let next = values.len() + 2;
+    let sql = format!(
         "SELECT id, member_id, file_id, basename, project_id, by_member, client_address, at \
-         FROM download_log WHERE member_id = $1 ORDER BY at DESC, id DESC LIMIT $2 OFFSET $3",
+         FROM download_log WHERE member_id = $1{condition} ORDER BY at DESC, id DESC \
+         LIMIT ${next} OFFSET ${}",
+        next + 1
+    );
+    let mut query = sqlx::query_as::<_, Download>(sqlx::AssertSqlSafe(sql)).bind(member_id);
+    for value in values {
+        query = query.bind(value);
+    }
+    query.bind(limit).bind(offset).fetch_all(&db.pool).await
+}
+
+/// Lists the projects that downloaded any of a member's files, by id.
+pub async fn downloading_projects(db: &Db, member_id: i64) -> sqlx::Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT DISTINCT project_id FROM download_log \
+         WHERE member_id = $1 AND project_id IS NOT NULL ORDER BY project_id",
     )
     .bind(member_id)
-    .bind(limit)
-    .bind(offset)
     .fetch_all(&db.pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Deletes a member's completed files, chosen by id, and returns the rows deleted
+/// so the caller can delete their objects. Ids of other members' files are ignored.
+pub async fn delete_for_member(
+    db: &Db,
+    member_id: i64,
+    file_ids: &[i64],
+) -> sqlx::Result<Vec<DataFile>> {
+    let mut deleted = Vec::with_capacity(file_ids.len());
+    for &id in file_ids {
+        let sql = format!(
+            "DELETE FROM data_files WHERE id = $1 AND member_id = $2 AND completed = 1 \
+             RETURNING {COLUMNS}"
+        );
+        let row: Option<DataFileRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(member_id)
+            .fetch_optional(&db.pool)
+            .await?;
+        deleted.extend(row.map(DataFile::from));
+    }
+    Ok(deleted)
 }

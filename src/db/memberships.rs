@@ -144,11 +144,39 @@ pub async fn find_by_project_member_id(
 
 /// Lists the active memberships of a member, most recently authorized first.
 pub async fn list_active_for_member(db: &Db, member_id: i64) -> sqlx::Result<Vec<Membership>> {
+    list_for_member(
+        db,
+        member_id,
+        "joined = 1 AND authorized = 1 AND revoked = 0 ORDER BY authorized_at DESC, id DESC",
+    )
+    .await
+}
+
+/// Lists every membership of a member that was ever authorized (current or ended),
+/// most recently created first.
+pub async fn list_ever_authorized_for_member(
+    db: &Db,
+    member_id: i64,
+) -> sqlx::Result<Vec<Membership>> {
+    list_for_member(
+        db,
+        member_id,
+        "EXISTS (SELECT 1 FROM membership_events e WHERE e.membership_id = memberships.id) \
+         ORDER BY created_at DESC, id DESC",
+    )
+    .await
+}
+
+/// Lists a member's memberships that match `condition_and_order`, a fixed SQL
+/// fragment that follows `WHERE member_id = $1 AND`.
+async fn list_for_member(
+    db: &Db,
+    member_id: i64,
+    condition_and_order: &str,
+) -> sqlx::Result<Vec<Membership>> {
     let mut conn = db.pool.acquire().await?;
-    let sql = format!(
-        "SELECT {COLUMNS} FROM memberships WHERE member_id = $1 AND joined = 1 \
-         AND authorized = 1 AND revoked = 0 ORDER BY authorized_at DESC, id DESC"
-    );
+    let sql =
+        format!("SELECT {COLUMNS} FROM memberships WHERE member_id = $1 AND {condition_and_order}");
     let rows: Vec<MembershipRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(member_id)
         .fetch_all(&mut *conn)

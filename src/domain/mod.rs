@@ -6,6 +6,7 @@ pub mod files;
 pub mod forms;
 pub mod member;
 pub mod membership;
+pub mod messaging;
 pub mod oauth2;
 pub mod password;
 pub mod project;

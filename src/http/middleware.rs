@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::client_addr::{ClientAddr, client_of};
 use super::error::{ErrorDetail, error_page};
 use crate::app::AppState;
 
@@ -25,11 +26,16 @@ pub fn current_request_id() -> String {
 /// Gives the request an id, then logs one line and records metrics when it finishes.
 ///
 /// The log line names the matched route, never the URI: query strings carry access
-/// tokens, codes and `state`.
+/// tokens, codes and `state`. Its `client` is the address [`ClientAddr`] resolved.
 pub async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = crate::crypto::random_token(16);
     let method = request.method().clone();
+    let client = request
+        .extensions()
+        .get::<ClientAddr>()
+        .map(|client| client.ip.to_string())
+        .unwrap_or_else(|| "-".to_string());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -46,10 +52,10 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     let error = response.extensions_mut().remove::<ErrorDetail>();
     match error {
         Some(ErrorDetail(detail)) if status >= 500 => {
-            tracing::error!(%method, %route, status, latency_ms, request_id, error = %detail, "request failed");
+            tracing::error!(%method, %route, status, latency_ms, request_id, client, error = %detail, "request failed");
         }
         _ => {
-            tracing::info!(%method, %route, status, latency_ms, request_id, "request");
+            tracing::info!(%method, %route, status, latency_ms, request_id, client, "request");
         }
     }
 
@@ -83,11 +89,16 @@ pub async fn log_request(request: Request, next: Next) -> Response {
 /// Adds the security headers every response carries. Responses that set no
 /// `Cache-Control` get `no-store`, because pages and API responses carry personal data
 /// or credentials; static assets set their own.
+///
+/// `Strict-Transport-Security` is sent only on responses to requests that arrived over
+/// https, which this server learns from a trusted proxy's `X-Forwarded-Proto`. Browsers
+/// ignore the header on responses over plain HTTP (RFC 6797, section 8.1).
 pub async fn security_headers(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
+    let https = client_of(&request, &state.settings.trusted_proxies).https;
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(
@@ -107,7 +118,7 @@ pub async fn security_headers(
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin"),
     );
-    if state.settings.is_https() {
+    if https {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),

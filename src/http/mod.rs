@@ -3,6 +3,7 @@
 pub mod api;
 pub mod assets;
 pub mod badges;
+pub mod client_addr;
 pub mod error;
 pub mod form;
 pub mod middleware;
@@ -27,7 +28,10 @@ use api::direct_sharing;
 use pages::accounts::{
     confirm_email, delete, login, logout, password_change, password_reset, signup,
 };
-use pages::{admin, approval, connections, data, datatypes, directory, home, projects};
+use pages::{
+    admin, approval, connections, data, data_access_log, data_agreements, data_export, datatypes,
+    directory, home, messages, projects,
+};
 
 /// Builds the application's router with its middleware.
 pub fn router(state: AppState) -> Router {
@@ -139,6 +143,10 @@ pub fn router(state: AppState) -> Router {
                 .post(projects::remove_members::remove_members),
         )
         .route(
+            "/direct-sharing/projects/oauth2/{slug}/message/",
+            get(projects::message::message_form).post(projects::message::message_members),
+        )
+        .route(
             "/direct-sharing/projects/oauth2/{slug}/webhooks/",
             get(projects::deliveries::list_deliveries),
         )
@@ -191,7 +199,28 @@ pub fn router(state: AppState) -> Router {
             get(connections::list_connections),
         )
         .route("/member/me/data/", get(data::list_data))
-        .route("/member/me/access-log/", get(data::access_log))
+        .route("/member/me/messages/", get(messages::list_messages))
+        .route(
+            "/member/me/data/files/{file_id}/delete/",
+            get(data::delete_file_form).post(data::delete_file),
+        )
+        .route(
+            "/member/me/data/sources/{project_id}/delete/",
+            get(data::delete_source_form).post(data::delete_source),
+        )
+        .route("/member/me/access-log/", get(data_access_log::access_log))
+        .route(
+            "/member/me/agreements/",
+            get(data_agreements::list_agreements),
+        )
+        .route(
+            "/member/me/export/",
+            get(data_export::export_page).post(data_export::request_export),
+        )
+        .route(
+            "/member/me/export/download/",
+            get(data_export::download_export),
+        )
         .route(
             "/member/me/connections/{project_member_id}/leave/",
             get(connections::leave_form).post(connections::leave),
@@ -218,6 +247,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/direct-sharing/project/remove-members/",
             post(direct_sharing::remove::remove_members),
+        )
+        .route(
+            "/api/direct-sharing/project/message/",
+            post(direct_sharing::message::message_members),
         )
         .route(
             "/api/direct-sharing/project/files/upload/",
@@ -274,11 +307,17 @@ pub fn router(state: AppState) -> Router {
         // Signed upload and download URLs stream bodies of any size for as long as they
         // take, so they are merged after the timeout and the body limit.
         .merge(storage::router())
+        .route("/export/{token}/", get(data_export::serve_export))
         .layer(axum::middleware::from_fn(api::api_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::security_headers,
         ))
         .layer(axum::middleware::from_fn(middleware::log_request))
+        // Outermost, so the log line and every handler see the resolved client.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::resolve_client,
+        ))
         .with_state(state)
 }

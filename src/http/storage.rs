@@ -11,18 +11,18 @@
 //! with one purpose per kind, so an upload token cannot serve as a download token.
 //! The value contains the file id and the expiry; the database keeps no token.
 
-use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 
+use super::client_addr::client_of;
 use super::error::ErrorDetail;
 use crate::app::AppState;
 use crate::blob::{Method, PutStreamError, StorageKind};
@@ -325,11 +325,9 @@ pub async fn get_download(
     if request.method() == Method::HEAD {
         return head_response(&state, &file).await;
     }
-    let client_address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip().to_string())
-        .unwrap_or_default();
+    let client_address = client_of(&request, &state.settings.trusted_proxies)
+        .ip
+        .to_string();
 
     if state.storage.kind == StorageKind::S3 {
         if let Err(error) = log_download(&state, &file, grant, &client_address, now).await {

@@ -19,9 +19,12 @@ use crate::app::AppState;
 use crate::clock::{HOUR, Micros, SECOND};
 use crate::db::jobs::{self as queue, ClaimedJob};
 use crate::domain::membership::WITHDRAWAL_NOTICE_JOB;
+use crate::domain::messaging::MESSAGE_JOB;
 use crate::domain::webhooks::DELIVERY_JOB;
 use crate::mail::Email;
 
+pub mod exports;
+pub mod messages;
 pub mod uploads;
 pub mod webhooks;
 pub mod withdrawal_notice;
@@ -126,13 +129,14 @@ pub fn spawn_cleanup(state: &AppState, mut shutdown: watch::Receiver<bool>) -> J
 
 /// Deletes expired sessions, rate-limit events older than two days (the longest
 /// rate-limit window is one day), expired OAuth2 codes and tokens, and direct uploads
-/// left incomplete for a day.
+/// left incomplete for a day, and member data exports that expired.
 pub async fn clean_up(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now();
     crate::db::sessions::delete_expired(&state.db, now).await?;
     crate::db::rate_limits::prune(&state.db, now - 2 * crate::clock::DAY).await?;
     crate::db::oauth2::prune(&state.db, now).await?;
     uploads::purge_incomplete_uploads(state, now).await?;
+    exports::purge_exports(state, now).await?;
     Ok(())
 }
 
@@ -255,7 +259,11 @@ async fn run_job(state: &AppState, job: &ClaimedJob) -> Result<Option<String>, J
             ))
         }
         DELIVERY_JOB => webhooks::deliver(state, job).await,
+        exports::EXPORT_JOB => exports::build_export(state, job).await.map(|()| None),
         WITHDRAWAL_NOTICE_JOB => withdrawal_notice::send_notice(state, &job.payload)
+            .await
+            .map(|()| None),
+        MESSAGE_JOB => messages::send_message(state, &job.payload)
             .await
             .map(|()| None),
         other => Err(JobError::Permanent(format!("unknown job kind {other:?}"))),

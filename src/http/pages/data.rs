@@ -1,27 +1,27 @@
-//! `/member/me/data/` and `/member/me/access-log/`: a member's own files, grouped by
-//! the project that added them, and the log of who downloaded them. Each page shows
-//! only the logged-in member's data.
+//! `/member/me/data/`: a member's own files, grouped by the project that added them,
+//! and deleting one file or every file from one source. Each page shows and changes
+//! only the logged-in member's data; another member's file is a 404.
 
 use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::app::AppState;
 use crate::clock::human;
-use crate::db::files;
+use crate::db::files::{self, DataFile};
 use crate::db::oauth2::project_names;
 use crate::http::error::PageError;
-use crate::http::session::{CurrentMember, PageContext};
+use crate::http::pages::connections::delete_objects;
+use crate::http::session::{CurrentMember, FlashKind, PageContext, redirect_with_flash};
 use crate::http::storage::mint_download_url;
-
-/// Downloads per page of the access log.
-pub const ACCESS_LOG_PAGE: i64 = 50;
 
 /// One file on the data page.
 pub struct FileItem {
+    pub id: i64,
     pub basename: String,
     pub size: String,
     pub created: String,
@@ -32,6 +32,7 @@ pub struct FileItem {
 
 /// The files one project added.
 pub struct SourceGroup {
+    pub project_id: i64,
     pub project_name: String,
     pub files: Vec<FileItem>,
 }
@@ -58,6 +59,7 @@ pub async fn list_data(
     for file in list {
         let metadata: Value = serde_json::from_str(&file.metadata).unwrap_or(Value::Null);
         let item = FileItem {
+            id: file.id,
             download_url: mint_download_url(&state, file.id, None, now),
             basename: file.basename,
             size: file.size.map(format_size).unwrap_or_default(),
@@ -80,6 +82,7 @@ pub async fn list_data(
             _ => groups.push((
                 file.project_id,
                 SourceGroup {
+                    project_id: file.project_id,
                     project_name: project_name(&names, file.project_id),
                     files: vec![item],
                 },
@@ -92,69 +95,146 @@ pub async fn list_data(
     })
 }
 
-/// One download in the access log.
-pub struct DownloadItem {
-    pub at: String,
-    pub basename: String,
-    pub file_id: i64,
-    /// The project that downloaded the file, or `you` for the member's own downloads.
-    pub by: String,
+/// The subject of a delete confirmation page: one file, or every file of one source.
+pub enum DeleteTarget {
+    File { id: i64, basename: String },
+    Source { id: i64, count: usize },
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "data/access_log.html")]
-pub struct AccessLogPage {
+#[template(path = "data/delete.html")]
+pub struct DeletePage {
     ctx: PageContext,
-    downloads: Vec<DownloadItem>,
-    page: i64,
-    pages: i64,
+    target: DeleteTarget,
+    project_name: String,
 }
 
-/// `GET /member/me/access-log/?page=N`: downloads of the member's files, newest first,
-/// 50 per page.
-pub async fn access_log(
+/// `GET /member/me/data/files/<id>/delete/`: the confirmation page for deleting one
+/// of the member's files.
+pub async fn delete_file_form(
     State(state): State<AppState>,
     CurrentMember(member): CurrentMember,
     ctx: PageContext,
-    RawQuery(query): RawQuery,
-) -> Result<AccessLogPage, PageError> {
-    let requested = crate::http::api::direct_sharing::query_value(query.as_deref(), "page")
-        .and_then(|page| page.parse::<i64>().ok())
-        .filter(|&page| page >= 1)
-        .unwrap_or(1);
-    let count = files::count_downloads(&state.db, member.id).await?;
-    let pages = ((count + ACCESS_LOG_PAGE - 1) / ACCESS_LOG_PAGE).max(1);
-    let page = requested.min(pages);
-    let downloads = files::list_downloads_page(
-        &state.db,
-        member.id,
-        ACCESS_LOG_PAGE,
-        (page - 1) * ACCESS_LOG_PAGE,
-    )
-    .await?;
-    let names = names_of(&state, downloads.iter().filter_map(|d| d.project_id)).await?;
-    let downloads = downloads
-        .into_iter()
-        .map(|download| DownloadItem {
-            at: human(download.at),
-            basename: download.basename,
-            file_id: download.file_id,
-            by: match download.project_id {
-                Some(id) => project_name(&names, id),
-                None if download.by_member != 0 => "you".to_string(),
-                None => "a project that no longer exists".to_string(),
-            },
-        })
-        .collect();
-    Ok(AccessLogPage {
+    Path(file_id): Path<i64>,
+) -> Result<DeletePage, PageError> {
+    let file = own_file(&state, member.id, file_id).await?;
+    let names = names_of(&state, std::iter::once(file.project_id)).await?;
+    Ok(DeletePage {
         ctx,
-        downloads,
-        page,
-        pages,
+        project_name: project_name(&names, file.project_id),
+        target: DeleteTarget::File {
+            id: file.id,
+            basename: file.basename,
+        },
     })
 }
 
-async fn names_of(
+/// `POST /member/me/data/files/<id>/delete/`: deletes one of the member's files.
+pub async fn delete_file(
+    State(state): State<AppState>,
+    CurrentMember(member): CurrentMember,
+    Path(file_id): Path<i64>,
+) -> Result<Response, PageError> {
+    let file = own_file(&state, member.id, file_id).await?;
+    let deleted = delete_files(&state, member.id, &[file.id]).await?;
+    let message = match deleted {
+        0 => "That file was already deleted.".to_string(),
+        _ => format!("{} was deleted.", file.basename),
+    };
+    Ok(
+        redirect_with_flash(&state, "/member/me/data/", FlashKind::Success, &message)
+            .into_response(),
+    )
+}
+
+/// `GET /member/me/data/sources/<project_id>/delete/`: the confirmation page for
+/// deleting every file that one project added.
+pub async fn delete_source_form(
+    State(state): State<AppState>,
+    CurrentMember(member): CurrentMember,
+    ctx: PageContext,
+    Path(project_id): Path<i64>,
+) -> Result<DeletePage, PageError> {
+    let count = source_files(&state, member.id, project_id).await?.len();
+    let names = names_of(&state, std::iter::once(project_id)).await?;
+    Ok(DeletePage {
+        ctx,
+        project_name: project_name(&names, project_id),
+        target: DeleteTarget::Source {
+            id: project_id,
+            count,
+        },
+    })
+}
+
+/// `POST /member/me/data/sources/<project_id>/delete/`: deletes every file of the
+/// member's that the project added.
+pub async fn delete_source(
+    State(state): State<AppState>,
+    CurrentMember(member): CurrentMember,
+    Path(project_id): Path<i64>,
+) -> Result<Response, PageError> {
+    let ids: Vec<i64> = source_files(&state, member.id, project_id)
+        .await?
+        .iter()
+        .map(|file| file.id)
+        .collect();
+    let deleted = delete_files(&state, member.id, &ids).await?;
+    let names = names_of(&state, std::iter::once(project_id)).await?;
+    let (files_word, verb) = if deleted == 1 {
+        ("file", "was")
+    } else {
+        ("files", "were")
+    };
+    let name = project_name(&names, project_id);
+    let message = format!("{deleted} {files_word} from {name} {verb} deleted.");
+    Ok(
+        redirect_with_flash(&state, "/member/me/data/", FlashKind::Success, &message)
+            .into_response(),
+    )
+}
+
+/// Loads one of the member's completed files; any other file is a 404.
+async fn own_file(state: &AppState, member_id: i64, file_id: i64) -> Result<DataFile, PageError> {
+    files::find_by_id(&state.db, file_id)
+        .await?
+        .filter(|file| file.member_id == member_id && file.completed)
+        .ok_or(PageError::NotFound)
+}
+
+/// Loads the member's completed files from one source; none is a 404.
+async fn source_files(
+    state: &AppState,
+    member_id: i64,
+    project_id: i64,
+) -> Result<Vec<DataFile>, PageError> {
+    let list = files::list_uploaded_by_project(&state.db, project_id, member_id).await?;
+    if list.is_empty() {
+        return Err(PageError::NotFound);
+    }
+    Ok(list)
+}
+
+/// Deletes files as a project's own deletion does: the rows first, so the files
+/// vanish from every listing and download link at once, then their objects. A failed
+/// object deletion is logged and leaves only an orphaned object.
+async fn delete_files(state: &AppState, member_id: i64, ids: &[i64]) -> Result<usize, PageError> {
+    let deleted = files::delete_for_member(&state.db, member_id, ids).await?;
+    let keys: Vec<String> = deleted
+        .iter()
+        .map(|file| file.storage_key.clone())
+        .collect();
+    delete_objects(state, &keys).await;
+    tracing::info!(
+        member.id = member_id,
+        count = deleted.len(),
+        "member deleted files"
+    );
+    Ok(deleted.len())
+}
+
+/// Returns the names of the projects with `ids`.
+pub(crate) async fn names_of(
     state: &AppState,
     ids: impl Iterator<Item = i64>,
 ) -> Result<HashMap<i64, String>, PageError> {
@@ -164,7 +244,8 @@ async fn names_of(
     Ok(project_names(&state.db, &ids).await?.into_iter().collect())
 }
 
-fn project_name(names: &HashMap<i64, String>, id: i64) -> String {
+/// Returns a project's name, or `Project ID` for a project that no longer exists.
+pub(crate) fn project_name(names: &HashMap<i64, String>, id: i64) -> String {
     names
         .get(&id)
         .cloned()
@@ -172,7 +253,7 @@ fn project_name(names: &HashMap<i64, String>, id: i64) -> String {
 }
 
 /// Formats a size in bytes with a binary unit, e.g. `1.5 MiB`.
-fn format_size(bytes: i64) -> String {
+pub(crate) fn format_size(bytes: i64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} bytes");

@@ -5,7 +5,7 @@ mod credentials;
 mod delete;
 mod exchange;
 mod members;
-mod openapi;
+pub mod openapi;
 mod python;
 mod remove;
 mod uploads;

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{API, ApiSetup, METADATA};
 
 /// Validates `body` against the response schema of `path`, `method` and `status`.
-fn assert_matches(document: &Value, path: &str, method: &str, status: u16, body: &Value) {
+pub fn assert_matches(document: &Value, path: &str, method: &str, status: u16, body: &Value) {
     let operation = &document["paths"][path][method];
     assert!(operation.is_object(), "{method} {path} is not documented");
     let schema =

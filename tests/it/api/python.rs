@@ -2,51 +2,30 @@
 //! server: token exchange and refresh, exchange-member, direct upload, download,
 //! deletion and the members list, on local storage and on S3.
 
-use std::time::Duration;
-
 use crate::oauth2::{REDIRECT_URI, Setup};
 use crate::support::TestApp;
+use crate::support::process::run_python_script;
 use crate::support::s3::S3Server;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/ohapi_flow.py");
 
-/// Returns the Python interpreter of the test virtual environment.
-fn python() -> String {
-    std::env::var("OPENHUMANS_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "OPENHUMANS_TEST_PYTHON is not set: run scripts/test, which installs \
-             open-humans-api into .venv and sets it"
-        )
-    })
-}
-
 async fn run_ohapi_flow(app: TestApp) {
-    let python = python();
     let setup = Setup::on(app, |_| {}).await;
     let code = setup.code(&[]).await;
     let master = super::master_token(&setup.app, setup.project.id).await;
 
-    let run = tokio::process::Command::new(&python)
-        .arg(SCRIPT)
-        .env("OHAPI_OH_BASE_URL", format!("{}/", setup.app.base))
-        .env("OH_CLIENT_ID", &setup.project.client_id)
-        .env("OH_CLIENT_SECRET", &setup.project.client_secret)
-        .env("OH_REDIRECT_URI", REDIRECT_URI)
-        .env("OH_CODE", &code)
-        .env("OH_MASTER_TOKEN", &master)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the ohapi script finished within two minutes")
-        .unwrap_or_else(|error| panic!("starting {python}: {error}"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "ohapi script failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
+    let stdout = run_python_script(
+        SCRIPT,
+        &[
+            ("OHAPI_OH_BASE_URL", format!("{}/", setup.app.base)),
+            ("OH_CLIENT_ID", setup.project.client_id.clone()),
+            ("OH_CLIENT_SECRET", setup.project.client_secret.clone()),
+            ("OH_REDIRECT_URI", REDIRECT_URI.to_string()),
+            ("OH_CODE", code),
+            ("OH_MASTER_TOKEN", master),
+        ],
+    )
+    .await;
     assert!(stdout.contains("ohapi flow passed"), "{stdout}");
 }
 

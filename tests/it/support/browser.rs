@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -178,6 +179,50 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until an element matches `css` (the page may still be loading after a
+    /// click or a redirect), failing after ten seconds with the page's text.
+    pub async fn wait_for_element(&self, css: &str) -> Element {
+        match self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(element) => element,
+            Err(error) => panic!(
+                "no element matches {css} at {}: {error}; the page says:\n{}",
+                self.path().await,
+                self.try_text().await.unwrap_or_default()
+            ),
+        }
+    }
+
+    /// Waits until the page's text contains `needle`, failing after ten seconds, and
+    /// returns the text.
+    pub async fn wait_for_text(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            // A navigation may replace the document between finding the body and
+            // reading its text. That read fails, and the next poll reads the new page.
+            let text = self.try_text().await.unwrap_or_default();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the page at {} never said {needle:?}; it says:\n{text}",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn try_text(&self) -> Option<String> {
+        let body = self.client.find(Locator::Css("body")).await.ok()?;
+        body.text().await.ok()
     }
 
     pub async fn text(&self) -> String {

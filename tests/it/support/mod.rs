@@ -186,21 +186,28 @@ pub struct SharedDatabase {
 
 impl SharedDatabase {
     pub async fn create() -> SharedDatabase {
-        let dir = tempfile::tempdir().expect("creating a temporary directory");
         match postgres_admin_url() {
-            Some(admin_url) => {
-                let (url, name) = create_postgres_database(&admin_url).await;
+            Some(admin_url) => SharedDatabase::create_on_postgres(&admin_url).await,
+            None => {
+                let dir = tempfile::tempdir().expect("creating a temporary directory");
                 SharedDatabase {
+                    url: format!("sqlite://{}", dir.path().join("openhumans.db").display()),
                     dir,
-                    url,
-                    postgres_database: Some((admin_url, name)),
+                    postgres_database: None,
                 }
             }
-            None => SharedDatabase {
-                url: format!("sqlite://{}", dir.path().join("openhumans.db").display()),
-                dir,
-                postgres_database: None,
-            },
+        }
+    }
+
+    /// Creates a database of its own on the PostgreSQL server at `admin_url`, whichever
+    /// backend the other tests run on.
+    pub async fn create_on_postgres(admin_url: &str) -> SharedDatabase {
+        let dir = tempfile::tempdir().expect("creating a temporary directory");
+        let (url, name) = create_postgres_database(admin_url).await;
+        SharedDatabase {
+            dir,
+            url,
+            postgres_database: Some((admin_url.to_string(), name)),
         }
     }
 

@@ -150,3 +150,39 @@ pub async fn wait_until_serving(child: &mut ChildProcess, url: &str, timeout: Du
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Returns the Python interpreter of the test virtual environment, which
+/// `scripts/test` fills with the pinned packages of `scripts/test-requirements.txt`.
+/// Fails the test when it is not set: a test that needs Python never skips.
+pub fn test_python() -> String {
+    std::env::var("OPENHUMANS_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "OPENHUMANS_TEST_PYTHON is not set: run scripts/test, which installs the Python \
+             test packages into .venv and sets it"
+        )
+    })
+}
+
+/// Runs `script` with the test virtual environment's Python and `env` added to the
+/// environment, and returns its standard output. Fails the test when the script
+/// exits non-zero or runs longer than two minutes.
+pub async fn run_python_script(script: &str, env: &[(&str, String)]) -> String {
+    let python = test_python();
+    let mut command = tokio::process::Command::new(&python);
+    command.arg(script).kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish within two minutes"))
+        .unwrap_or_else(|error| panic!("starting {python}: {error}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{script} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    stdout
+}

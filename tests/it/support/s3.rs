@@ -112,10 +112,19 @@ impl S3Server {
     }
 }
 
-fn weed_binary() -> PathBuf {
-    let path = std::env::var_os("OPENHUMANS_TEST_WEED")
+/// Returns whether the SeaweedFS binary is installed, for tests that check first.
+pub fn weed_available() -> bool {
+    weed_path().is_file()
+}
+
+fn weed_path() -> PathBuf {
+    std::env::var_os("OPENHUMANS_TEST_WEED")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/weed"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/weed"))
+}
+
+fn weed_binary() -> PathBuf {
+    let path = weed_path();
     assert!(
         path.is_file(),
         "the SeaweedFS binary {} is missing; run scripts/test, which installs it \

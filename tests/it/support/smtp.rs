@@ -75,6 +75,11 @@ impl SmtpServer {
         }
     }
 
+    /// Kills the server process; the messages it stored stay readable.
+    pub fn kill(&mut self) {
+        self._process.kill();
+    }
+
     /// Returns the unencrypted `SMTP_URL` of this server.
     pub fn url(&self) -> String {
         smtp_url(self.port)

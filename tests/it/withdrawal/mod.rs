@@ -1,8 +1,10 @@
 //! Withdrawal: leaving with erasure and file deletion, removal by the coordinator,
 //! deauthorization webhooks (signatures, retries, the address guard, redelivery),
-//! the withdrawn-members page, the notice email and account deletion.
+//! the withdrawn-members page, the notice email and account deletion, and a real
+//! django-open-humans app receiving the webhook.
 
 mod account;
+mod django;
 mod leave;
 mod pages;
 mod python_receiver;

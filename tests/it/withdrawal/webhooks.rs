@@ -166,6 +166,8 @@ async fn delivery_retries_until_receiver_is_up() {
     let hooks = receiver.wait_for(2).await;
     assert_eq!(hooks[1].header("webhook-id").unwrap(), delivery.webhook_id);
     assert_eq!(hooks[1].body, hooks[0].body);
+    // The attempt is recorded after the receiver has answered, so wait for the queue.
+    wait_for_idle_queue(&setup.app).await;
     assert_eq!(webhooks::attempts(&db, delivery_id).await.unwrap().len(), 3);
 }
 
@@ -202,6 +204,8 @@ async fn private_address_is_refused_and_recorded() {
             .contains("not a public address"),
         "{attempts:?}"
     );
+    // The delivery row turns failed before the job records its own end.
+    wait_for_idle_queue(&setup.app).await;
     let (state,): (String,) =
         sqlx::query_as("SELECT state FROM jobs WHERE kind = 'deliver_webhook'")
             .fetch_one(&db.pool)

@@ -6,7 +6,7 @@ use axum::extract::{RawQuery, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{FileResponse, Target, file_response, shared_username, sources_shared};
+use super::{FileResponse, Target, file_responses, shared_username, sources_shared};
 use crate::app::AppState;
 use crate::clock::iso8601;
 use crate::db::files::VisibleFiles;
@@ -84,10 +84,7 @@ pub async fn exchange_member(
     };
     let count = visible.count(&state.db).await?;
     let files = visible.list(&state.db, page.limit, page.offset).await?;
-    let mut data = Vec::with_capacity(files.len());
-    for file in &files {
-        data.push(file_response(&state, file, auth.project.id, now).await?);
-    }
+    let data = file_responses(&state, &files, auth.project.id, now).await?;
 
     Ok(Json(ExchangeMemberResponse {
         count,

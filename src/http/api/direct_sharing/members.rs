@@ -6,7 +6,7 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{FileResponse, file_response, shared_username, sources_shared};
+use super::{FileResponse, file_responses, shared_username, sources_shared};
 use crate::app::AppState;
 use crate::clock::iso8601;
 use crate::db::files::VisibleFiles;
@@ -103,10 +103,7 @@ async fn member_response(
     };
     let file_count = visible.count(&state.db).await?;
     let preview = visible.first_by_id(&state.db, PREVIEW_FILES).await?;
-    let mut data = Vec::with_capacity(preview.len());
-    for file in &preview {
-        data.push(file_response(state, file, membership.project_id, now).await?);
-    }
+    let data = file_responses(state, &preview, membership.project_id, now).await?;
 
     let credential = mint_exchange_credential(
         state,

@@ -4,6 +4,7 @@
 pub mod delete;
 pub mod exchange;
 pub mod members;
+pub mod message;
 pub mod openapi;
 pub mod project;
 pub mod remove;
@@ -44,29 +45,35 @@ pub struct FileResponse {
     pub source_project: String,
 }
 
-/// Builds the file object of `file` for `project_id`, minting a download URL that
-/// records that project with each download.
-pub async fn file_response(
+/// Builds the file objects of `files` for `project_id`, minting download URLs that
+/// record that project with each download. One query reads every file's datatypes.
+pub async fn file_responses(
     state: &AppState,
-    file: &DataFile,
+    files: &[DataFile],
     project_id: i64,
     now: Micros,
-) -> Result<FileResponse, ApiError> {
-    let datatypes = files::datatype_ids(&state.db, file.id).await?;
-    let metadata = serde_json::from_str(&file.metadata).unwrap_or(Value::Null);
-    Ok(FileResponse {
-        id: file.id,
-        basename: file.basename.clone(),
-        created: iso8601(file.created_at),
-        datatypes: datatypes
-            .into_iter()
-            .map(|id| state.url(&datatype_path(id)))
-            .collect(),
-        download_url: mint_download_url(state, file.id, Some(project_id), now),
-        metadata,
-        source: id_label(file.project_id),
-        source_project: state.url(&project_path(file.project_id)),
-    })
+) -> Result<Vec<FileResponse>, ApiError> {
+    let ids: Vec<i64> = files.iter().map(|file| file.id).collect();
+    let mut datatypes = files::datatype_ids(&state.db, &ids).await?;
+    let responses = files
+        .iter()
+        .map(|file| FileResponse {
+            id: file.id,
+            basename: file.basename.clone(),
+            created: iso8601(file.created_at),
+            datatypes: datatypes
+                .remove(&file.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|id| state.url(&datatype_path(id)))
+                .collect(),
+            download_url: mint_download_url(state, file.id, Some(project_id), now),
+            metadata: serde_json::from_str(&file.metadata).unwrap_or(Value::Null),
+            source: id_label(file.project_id),
+            source_project: state.url(&project_path(file.project_id)),
+        })
+        .collect();
+    Ok(responses)
 }
 
 /// Labels of the sources a membership's snapshot grants. The project's own label is

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{delete, exchange, members, project, remove, upload};
+use super::{delete, exchange, members, message, project, remove, upload};
 
 /// An error with a single message, such as every 401.
 #[derive(Debug, Serialize, ToSchema)]
@@ -27,6 +27,7 @@ pub struct DetailResponse {
         members::list_members,
         exchange::exchange_member,
         remove::remove_members,
+        message::message_members,
         upload::upload_file,
         upload::start_direct_upload,
         upload::complete_direct_upload,

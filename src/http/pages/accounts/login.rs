@@ -1,10 +1,8 @@
 //! `/account/login/`: logging in by username or email address.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
@@ -14,6 +12,7 @@ use crate::clock::SECOND;
 use crate::db::members;
 use crate::db::rate_limits::{self, Limit};
 use crate::domain::forms::FieldErrors;
+use crate::http::client_addr::ClientAddr;
 use crate::http::error::PageError;
 use crate::http::form::FormBody;
 use crate::http::session::{PageContext, safe_next, start_session};
@@ -63,7 +62,7 @@ pub async fn login_form(ctx: PageContext, RawQuery(query): RawQuery) -> LoginPag
 /// password, and get the same message, status and limits.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     headers: HeaderMap,
     ctx: PageContext,
     form: FormBody,
@@ -99,7 +98,7 @@ pub async fn login(
                 .hash("login-rate-limit", &page.login.to_lowercase())
         ),
     };
-    let address_bucket = format!("login-failure:address:{}", address_key(peer.ip()));
+    let address_bucket = format!("login-failure:address:{}", address_key(client.ip));
     let limits = [
         (&account_bucket, account_limit(&state)),
         (

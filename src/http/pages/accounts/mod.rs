@@ -49,9 +49,8 @@ async fn verify_password(password: &str, stored: &str) -> anyhow::Result<bool> {
 /// The part of a client address that rate limits count by. An IPv6 client usually
 /// gets a whole /64, so its limit covers the /64.
 ///
-/// NOTE: this is the peer address of the TCP connection. Behind a reverse proxy every
-/// client shares the proxy's address until the server learns to trust a forwarding
-/// header from it.
+/// `ip` is the client address resolved through the trusted proxies, so clients behind
+/// a configured reverse proxy keep their own limits.
 fn address_key(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),

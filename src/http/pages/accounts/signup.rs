@@ -1,10 +1,8 @@
 //! `/account/signup/`: creating an account.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
@@ -19,6 +17,7 @@ use crate::db::rate_limits::{self, Limit};
 use crate::domain::forms::FieldErrors;
 use crate::domain::member::{EmailTokenPurpose, validate_email, validate_username};
 use crate::domain::password;
+use crate::http::client_addr::ClientAddr;
 use crate::http::error::PageError;
 use crate::http::form::FormBody;
 use crate::http::session::{PageContext, start_session};
@@ -54,7 +53,7 @@ pub async fn signup_form(ctx: PageContext) -> SignupPage {
 /// signups, and the loser gets the same field error as a later duplicate.
 pub async fn signup(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     headers: HeaderMap,
     ctx: PageContext,
     form: FormBody,
@@ -65,7 +64,7 @@ pub async fn signup(
     let confirmation = form.required("password_confirmation")?;
     let now = state.clock.now();
 
-    let address_bucket = format!("signup:address:{}", address_key(peer.ip()));
+    let address_bucket = format!("signup:address:{}", address_key(client.ip));
     let limit = Limit {
         max: state.settings.signups_per_address_per_hour,
         window: HOUR,

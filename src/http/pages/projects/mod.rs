@@ -10,6 +10,7 @@ pub mod deliveries;
 pub mod detail;
 pub mod form;
 pub mod manage;
+pub mod message;
 pub mod remove_members;
 pub mod reveal;
 pub mod update;
