@@ -225,14 +225,22 @@ impl Browser {
         body.text().await.ok()
     }
 
+    /// Returns the text of the current page. A navigation that replaces the document
+    /// between finding the body and reading it makes the read fail, so it is retried
+    /// for a few seconds.
     pub async fn text(&self) -> String {
-        self.client
-            .find(Locator::Css("body"))
-            .await
-            .expect("the page has a body")
-            .text()
-            .await
-            .expect("reading the page text")
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(text) = self.try_text().await {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "could not read the text of the page at {}",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Fails when the page is wider than the viewport, i.e. it would scroll sideways.
