@@ -25,6 +25,7 @@ import hmac
 import io
 import json
 import os
+import re
 import secrets
 import sqlite3
 import string
@@ -133,6 +134,9 @@ def main():
         parser.error("--members must be at least 1")
     if args.refresh_tokens < 0:
         parser.error("--refresh-tokens must not be negative")
+
+    if not re.fullmatch(r"[a-z0-9-]+", args.project_slug):
+        parser.error("--project-slug must be a slug: lower-case letters, digits and hyphens")
 
     db = Postgres(args.database_url) if args.database_url.startswith("postgres") else Sqlite(args.database_url)
     hash_secret = Hasher(args.secret_key)
