@@ -250,6 +250,12 @@ pub async fn update_config(
     .bind(project_id)
     .execute(&mut *tx)
     .await?;
+    // Saving the project is how a coordinator turns a webhook back on after its
+    // receiver answered 410 Gone.
+    sqlx::query("DELETE FROM disabled_webhooks WHERE project_id = $1")
+        .bind(project_id)
+        .execute(&mut *tx)
+        .await?;
     replace_requested_sources(&mut tx, project_id, &config.requested_sources).await?;
     tx.commit().await
 }

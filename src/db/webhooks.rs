@@ -225,3 +225,28 @@ pub async fn attempts(db: &Db, delivery_id: i64) -> sqlx::Result<Vec<Attempt>> {
     .fetch_all(&db.pool)
     .await
 }
+
+/// Turns a project's webhook off after its receiver answered 410 Gone at `url`.
+pub async fn disable(db: &Db, project_id: i64, url: &str, now: Micros) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO disabled_webhooks (project_id, url, disabled_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (project_id) DO UPDATE SET url = excluded.url, \
+         disabled_at = excluded.disabled_at",
+    )
+    .bind(project_id)
+    .bind(url)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Returns when a project's webhook was turned off by a 410 Gone, if it is off.
+pub async fn disabled_since(db: &Db, project_id: i64) -> sqlx::Result<Option<Micros>> {
+    let row: Option<(i64,)> =
+        sqlx::query_as("SELECT disabled_at FROM disabled_webhooks WHERE project_id = $1")
+            .bind(project_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.map(|(at,)| at))
+}

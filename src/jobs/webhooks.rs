@@ -17,9 +17,10 @@ use crate::domain::webhooks::{
 };
 use crate::http::webhook_client::{self, SendError};
 
-/// Runs one attempt of a delivery. A 2xx response delivers it. Any other response or a
-/// network failure is retried. A URL the address guard rejects, a project without a
-/// webhook, or a missing delivery fails for good.
+/// Runs one attempt of a delivery. A 2xx response delivers it. A 410 Gone turns the
+/// project's webhook off and fails the delivery; any other response or a network
+/// failure is retried. A URL the address guard rejects, a project without a webhook or
+/// with its webhook off, or a missing delivery fails for good.
 pub async fn deliver(state: &AppState, job: &ClaimedJob) -> Result<Option<String>, JobError> {
     let payload: DeliveryJob = serde_json::from_str(&job.payload)
         .map_err(|error| JobError::Permanent(format!("invalid delivery payload: {error}")))?;
@@ -49,6 +50,22 @@ pub async fn deliver(state: &AppState, job: &ClaimedJob) -> Result<Option<String
             .map_err(retry)?;
         return Err(JobError::Permanent(error.to_string()));
     };
+
+    if webhooks::disabled_since(&state.db, project.id)
+        .await
+        .map_err(retry)?
+        .is_some()
+    {
+        let error = "the webhook is off because its receiver answered 410 Gone; \
+                     saving the project turns it back on";
+        webhooks::record_attempt(&state.db, delivery.id, &url, Err(error), 0, now)
+            .await
+            .map_err(retry)?;
+        webhooks::finish(&state.db, delivery.id, FAILED, now)
+            .await
+            .map_err(retry)?;
+        return Err(JobError::Permanent(error.to_string()));
+    }
 
     let timestamp = now.div_euclid(SECOND);
     let mut headers = vec![
@@ -105,6 +122,21 @@ pub async fn deliver(state: &AppState, job: &ClaimedJob) -> Result<Option<String
                 "webhook delivered"
             );
             return Ok(None);
+        }
+        Ok(410) => {
+            // The receiver says the endpoint is gone for good: stop sending to it.
+            webhooks::disable(&state.db, project.id, &url, now)
+                .await
+                .map_err(retry)?;
+            tracing::warn!(
+                project.id = project.id,
+                delivery.id = delivery.id,
+                "webhook receiver answered 410 Gone; turned the webhook off"
+            );
+            JobError::Permanent(
+                "the receiver responded with HTTP status 410 Gone; the webhook is now off"
+                    .to_string(),
+            )
         }
         Ok(status) => JobError::Retry(format!("the receiver responded with HTTP status {status}")),
         Err(SendError::Unreachable(error)) => JobError::Retry(error),

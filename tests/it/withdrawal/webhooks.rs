@@ -218,3 +218,93 @@ async fn private_address_is_refused_and_recorded() {
         1
     );
 }
+
+#[tokio::test]
+async fn gone_receiver_turns_webhook_off_until_saved() {
+    let receiver = Receiver::start().await;
+    receiver.respond_with(410);
+    let url = receiver.url();
+    let (setup, pmid) = joined(|config| config.deauth_webhook = Some(url)).await;
+    let db = setup.app.state.db.clone();
+
+    leave(&setup, &pmid, &[]).await;
+    receiver.wait_for(1).await;
+    wait_for_idle_queue(&setup.app).await;
+    let delivery = webhooks::list_for_project(&db, setup.project.id, 1, 0)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(delivery.state, webhooks::FAILED, "a 410 is not retried");
+    assert!(
+        webhooks::disabled_since(&db, setup.project.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let coordinator =
+        crate::support::fixtures::logged_in_client(&setup.app, setup.coordinator.id).await;
+    let detail = format!("/direct-sharing/projects/oauth2/{}/", setup.project.slug);
+    let html = coordinator
+        .get(setup.app.url(&detail))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("answered 410 Gone"), "{html}");
+
+    // While off, a redelivery fails without reaching the receiver.
+    receiver.respond_with(200);
+    let redeliver_path = format!("{detail}webhooks/{}/redeliver/", delivery.id);
+    let redeliver = coordinator
+        .post(setup.app.url(&redeliver_path))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redeliver.status(), 303);
+    wait_for_idle_queue(&setup.app).await;
+    assert_eq!(receiver.received().len(), 1);
+    let attempts = webhooks::attempts(&db, delivery.id).await.unwrap();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert!(
+        attempts[1].error.as_deref().unwrap().contains("410 Gone"),
+        "{attempts:?}"
+    );
+
+    // Saving the project turns the webhook back on, and redelivery reaches it.
+    let project = openhumans::db::projects::find_by_id(&db, setup.project.id)
+        .await
+        .unwrap()
+        .unwrap();
+    openhumans::db::projects::update_config(
+        &db,
+        project.id,
+        &project.config,
+        setup.app.clock().now(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        webhooks::disabled_since(&db, setup.project.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let redeliver = coordinator
+        .post(setup.app.url(&redeliver_path))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redeliver.status(), 303);
+    receiver.wait_for(2).await;
+    wait_for_idle_queue(&setup.app).await;
+    let delivery = webhooks::find_by_id(&db, delivery.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.state, webhooks::DELIVERED);
+}

@@ -37,6 +37,8 @@ pub struct DetailPage {
     /// The webhook secret as Standard Webhooks libraries take it: `whsec_` and the
     /// base64 of its UTF-8 bytes.
     webhook_secret_whsec: Option<String>,
+    /// When the webhook was turned off because its receiver answered 410 Gone.
+    webhook_off_since: Option<String>,
     master_token_expiry: Option<String>,
     master_token_expired: bool,
     created: String,
@@ -93,6 +95,9 @@ pub async fn project_detail_page(
     let now = state.clock.now();
     let revealed = reveal::take(&state, &headers, project.id);
     let approval_state = crate::db::approvals::find(&state.db, &project).await?.state;
+    let webhook_off_since = crate::db::webhooks::disabled_since(&state.db, project.id)
+        .await?
+        .map(human);
 
     let page = DetailPage {
         ctx,
@@ -110,6 +115,7 @@ pub async fn project_detail_page(
             .webhook_secret
             .as_ref()
             .map(|secret| format!("whsec_{}", STANDARD.encode(secret.as_bytes()))),
+        webhook_off_since,
         master_token_expiry: project.master_token_expires_at.map(human),
         master_token_expired: project
             .master_token_expires_at
