@@ -39,9 +39,9 @@ impl SmtpServer {
     }
 
     /// Starts a server that stores each message as soon as its data arrives and can
-    /// then hold back the `250` reply (see [`SmtpServer::hold`]): a client cut off
-    /// while waiting for that reply leaves behind a message the server has but the
-    /// client never saw accepted.
+    /// then hold back the `250` reply (see [`SmtpServer::hold`]). A client cut off
+    /// while waiting for that reply leaves behind a stored message that it never saw
+    /// accepted.
     pub async fn start_holding() -> SmtpServer {
         SmtpServer::launch(free_port(), true).await
     }
