@@ -1,16 +1,21 @@
 //! An instance killed while its workers hold leases: the other instance finishes the
-//! work once the leases expire, nothing is lost, and a repeated delivery carries the
-//! same `webhook-id`.
+//! work once the leases expire, nothing is lost, and a repeated webhook delivery
+//! carries the same `webhook-id`, a repeated email the same `Message-ID`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use openhumans::db::jobs::LEASE_EXPIRED;
 
 use super::deliveries::{queue_deliveries, wait_until_delivered};
+use super::messages::{
+    assert_all_sent, message_ids_by_recipient, seed_permitted_members, send_message,
+    stored_message_ids, wait_until_messages_done,
+};
 use super::receiver::{StallingReceiver, tally};
 use super::{Cluster, attempt_instances, cluster_postgres_url, count, instance_of};
 use crate::support::eventually;
+use crate::support::smtp::SmtpServer;
 
 /// Deliveries queued: more than the four workers can hold at once.
 const DELIVERIES: usize = 8;
@@ -82,6 +87,107 @@ async fn killed_instance_leases_are_taken_over() {
     assert_eq!(expired_by.len(), 1, "{expired_by:?}");
     assert_eq!(retried_by.len(), 1, "{retried_by:?}");
     assert_ne!(expired_by, retried_by);
+}
+
+/// Message recipients: more than the four workers can hold at once.
+const MESSAGES: usize = 8;
+
+#[tokio::test]
+async fn killed_instance_message_leases_are_taken_over() {
+    let Some(postgres) = cluster_postgres_url() else {
+        return;
+    };
+    let smtp = SmtpServer::start_holding().await;
+    let smtp_url = smtp.url();
+    let mut cluster = Cluster::start_with(&postgres, 2, &[("SMTP_URL", &smtp_url)]).await;
+    let project = cluster.create_project("https://example.org/deauth");
+    let project_id = project["id"].as_i64().expect("the project id");
+    let token = project["master_access_token"]
+        .as_str()
+        .expect("the master access token");
+    let members = seed_permitted_members(&cluster, project_id, MESSAGES).await;
+
+    // Every worker of both instances gets stuck waiting for the reply to DATA; the
+    // server has stored each of those emails already.
+    smtp.hold();
+    send_message(&cluster.instances[1], token, &members).await;
+    smtp.wait_for_held(2 * WORKERS, Duration::from_secs(30))
+        .await;
+    let holders = lease_holders(&cluster).await;
+    assert_eq!(holders.len(), 2, "both instances hold leases: {holders:?}");
+    assert!(
+        holders.values().all(|&leases| leases == WORKERS),
+        "each worker holds one lease: {holders:?}"
+    );
+
+    // The killed workers never see their emails accepted, so they never mark them sent.
+    cluster.instances[0].process.kill();
+    smtp.release();
+    wait_until_messages_done(&cluster, MESSAGES as i64, Duration::from_secs(60)).await;
+
+    let emails = smtp.messages();
+    let by_recipient = message_ids_by_recipient(&emails);
+    let received: BTreeSet<&str> = by_recipient.keys().copied().collect();
+    let expected: BTreeSet<&str> = members.iter().map(|member| member.email.as_str()).collect();
+    assert_eq!(received, expected, "every recipient got an email");
+    let stored = stored_message_ids(&cluster).await;
+    for (recipient, ids) in &by_recipient {
+        let fixed = stored.get(*recipient).map(String::as_str);
+        assert!(
+            ids.iter().all(|id| Some(*id) == fixed),
+            "{recipient} got {ids:?}, not only the Message-ID fixed when queued ({fixed:?})"
+        );
+    }
+    // Exactly the emails the killed instance had in flight arrived twice.
+    let repeated: BTreeMap<&str, usize> = by_recipient
+        .iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(recipient, ids)| (*recipient, ids.len()))
+        .collect();
+    let cut_off = cut_off_recipients(&cluster).await;
+    assert_eq!(
+        cut_off.len(),
+        WORKERS,
+        "attempts ended with {LEASE_EXPIRED:?}"
+    );
+    let cut_off_twice: BTreeMap<&str, usize> =
+        cut_off.iter().map(|email| (email.as_str(), 2)).collect();
+    assert_eq!(repeated, cut_off_twice, "{}", cluster.output());
+    assert_all_sent(&cluster, MESSAGES as i64).await;
+
+    let expired_by = attempt_instances(&cluster.db, "error LIKE 'the lease expired%'").await;
+    let retried_by = attempt_instances(&cluster.db, "attempt = 2").await;
+    assert_eq!(expired_by.len(), 1, "{expired_by:?}");
+    assert_eq!(retried_by.len(), 1, "{retried_by:?}");
+    assert_ne!(expired_by, retried_by);
+}
+
+/// Returns the addresses of the message jobs whose attempts were cut off by an
+/// expired lease.
+async fn cut_off_recipients(cluster: &Cluster) -> BTreeSet<String> {
+    let payloads: Vec<(String,)> = sqlx::query_as(
+        "SELECT j.payload FROM jobs j JOIN job_attempts a ON a.job_id = j.id \
+         WHERE j.kind = 'send_project_message' AND a.error LIKE 'the lease expired%'",
+    )
+    .fetch_all(&cluster.db.pool)
+    .await
+    .expect("listing cut-off attempts");
+    let mut addresses = BTreeSet::new();
+    for (payload,) in payloads {
+        let payload: serde_json::Value =
+            serde_json::from_str(&payload).expect("a JSON job payload");
+        let recipient_id = payload["recipient_id"].as_i64().expect("a recipient id");
+        let (email,): (String,) = sqlx::query_as(
+            "SELECT u.email FROM message_recipients r JOIN members u ON u.id = r.member_id \
+             WHERE r.id = $1",
+        )
+        .bind(recipient_id)
+        .fetch_one(&cluster.db.pool)
+        .await
+        .expect("finding the recipient");
+        addresses.insert(email);
+    }
+    addresses
 }
 
 /// Waits until all workers hold leases and returns the number each instance holds.

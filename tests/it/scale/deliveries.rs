@@ -120,8 +120,3 @@ async fn thousand_webhooks_each_delivered_once() {
         "both instances' workers delivered: {instances:?}"
     );
 }
-
-// TODO: once project messaging (`POST /api/direct-sharing/project/message/`) is served,
-// add `thousand_messages_each_sent_once` here: send 1,000 messages through both
-// instances with their workers running, and check that the SMTP server receives each
-// exactly once.

@@ -1,6 +1,6 @@
 //! Scale-out: two instances of the built binary, as child processes on their own
 //! ports, share one PostgreSQL database and one S3 server (SeaweedFS), with job
-//! workers running in both. Also the trusted-proxy setting that a load balancer in
+//! workers running in both, delivering webhooks and project messages. Also the trusted-proxy setting that a load balancer in
 //! front of them needs.
 //!
 //! The cluster tests run on PostgreSQL and S3 in both passes of `scripts/test`,
@@ -9,6 +9,7 @@
 
 mod crash;
 mod deliveries;
+mod messages;
 mod proxies;
 mod receiver;
 mod walk;
@@ -86,6 +87,16 @@ impl Cluster {
     /// `openhumans migrate`, then starts two instances whose job leases last
     /// `lease_seconds`.
     pub async fn start(postgres_url: &str, lease_seconds: u64) -> Cluster {
+        Cluster::start_with(postgres_url, lease_seconds, &[]).await
+    }
+
+    /// Like [`Cluster::start`], with `extra_env` added to the environment of every
+    /// instance and command, e.g. the `SMTP_URL` they all send through.
+    pub async fn start_with(
+        postgres_url: &str,
+        lease_seconds: u64,
+        extra_env: &[(&str, &str)],
+    ) -> Cluster {
         let turn = ONE_CLUSTER_AT_A_TIME.lock().await;
         let database = SharedDatabase::create_on_postgres(postgres_url).await;
         let s3 = S3Server::start().await;
@@ -96,7 +107,7 @@ impl Cluster {
                 value.expect("S3 test options are complete"),
             )
         };
-        let env = vec![
+        let mut env = vec![
             ("DATABASE_URL".to_string(), database.url.clone()),
             ("OPENHUMANS_SECRET_KEY".to_string(), SECRET_KEY.to_string()),
             (
@@ -117,6 +128,11 @@ impl Cluster {
                 lease_seconds.to_string(),
             ),
         ];
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string())),
+        );
         let logs = tempfile::tempdir().expect("creating a log directory");
         let mut cluster = Cluster {
             instances: Vec::new(),

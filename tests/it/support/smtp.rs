@@ -1,6 +1,7 @@
 //! SMTP servers on loopback for mail tests: a real one (Python's `aiosmtpd` writing
-//! each accepted message to a Maildir) and a silent one that accepts connections and
-//! never responds, to hold a worker inside an SMTP exchange.
+//! each accepted message to a Maildir), which can also hold back its replies to DATA,
+//! and a silent one that accepts connections and never responds, to hold a worker
+//! inside an SMTP exchange.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -19,6 +20,10 @@ use super::process::{ChildProcess, free_port};
 pub struct SmtpServer {
     pub port: u16,
     maildir: PathBuf,
+    /// While this file exists, replies to DATA are held back (holding servers only).
+    hold_file: PathBuf,
+    /// One line is appended here for every reply held back (holding servers only).
+    held_log: PathBuf,
     _dir: TempDir,
     _process: ChildProcess,
 }
@@ -30,6 +35,18 @@ impl SmtpServer {
 
     /// Starts the server on `port` and waits until it accepts connections.
     pub async fn start_on(port: u16) -> SmtpServer {
+        SmtpServer::launch(port, false).await
+    }
+
+    /// Starts a server that stores each message as soon as its data arrives and can
+    /// then hold back the `250` reply (see [`SmtpServer::hold`]). A client cut off
+    /// while waiting for that reply leaves behind a stored message that it never saw
+    /// accepted.
+    pub async fn start_holding() -> SmtpServer {
+        SmtpServer::launch(free_port(), true).await
+    }
+
+    async fn launch(port: u16, holding: bool) -> SmtpServer {
         let python = std::env::var("OPENHUMANS_TEST_PYTHON").unwrap_or_else(|_| {
             panic!(
                 "OPENHUMANS_TEST_PYTHON is not set: the mail tests need a Python with \
@@ -38,12 +55,26 @@ impl SmtpServer {
         });
         let dir = tempfile::tempdir().expect("creating a temporary directory");
         let maildir = dir.path().join("maildir");
+        let hold_file = dir.path().join("hold");
+        let held_log = dir.path().join("held.log");
         let mut command = Command::new(&python);
         command
             .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir);
+            .arg(format!("127.0.0.1:{port}"));
+        if holding {
+            std::fs::write(dir.path().join("holding_mailbox.py"), HOLDING_MAILBOX)
+                .expect("writing the holding handler");
+            command
+                .env("PYTHONPATH", dir.path())
+                .args(["-c", "holding_mailbox.HoldingMailbox"])
+                .arg(&maildir)
+                .arg(&hold_file)
+                .arg(&held_log);
+        } else {
+            command
+                .args(["-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(&maildir);
+        }
         let mut process = ChildProcess::spawn(command, "aiosmtpd", dir.path());
 
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -70,9 +101,37 @@ impl SmtpServer {
         SmtpServer {
             port,
             maildir,
+            hold_file,
+            held_log,
             _dir: dir,
             _process: process,
         }
+    }
+
+    /// Holds back the reply to every DATA from now until [`SmtpServer::release`]; the
+    /// messages are stored all the same. Only for [`SmtpServer::start_holding`].
+    pub fn hold(&self) {
+        std::fs::write(&self.hold_file, b"").expect("creating the hold file");
+    }
+
+    /// Sends the held-back replies, and replies at once from now on.
+    pub fn release(&self) {
+        std::fs::remove_file(&self.hold_file).expect("removing the hold file");
+    }
+
+    /// Counts the replies held back so far.
+    pub fn held(&self) -> usize {
+        std::fs::read_to_string(&self.held_log)
+            .map(|log| log.lines().count())
+            .unwrap_or(0)
+    }
+
+    /// Waits until at least `count` replies are being held back, failing after `timeout`.
+    pub async fn wait_for_held(&self, count: usize, timeout: Duration) {
+        super::eventually(timeout, &format!("{count} held SMTP replies"), || async {
+            (self.held() >= count).then_some(())
+        })
+        .await
     }
 
     /// Kills the server process; the messages it stored stay readable.
@@ -113,6 +172,38 @@ impl SmtpServer {
         .await
     }
 }
+
+/// An aiosmtpd handler that stores each message in a Maildir when its data arrives,
+/// then, while the hold file exists, logs a line and waits before replying `250`. A
+/// client that disconnects meanwhile cancels the wait, not the stored message.
+const HOLDING_MAILBOX: &str = r#"
+import asyncio
+import os
+
+from aiosmtpd.handlers import Mailbox
+
+
+class HoldingMailbox(Mailbox):
+    def __init__(self, mail_dir, hold_file, held_log):
+        super().__init__(mail_dir)
+        self.hold_file = hold_file
+        self.held_log = held_log
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        if os.path.exists(self.hold_file):
+            with open(self.held_log, "a") as log:
+                log.write("held\n")
+            while os.path.exists(self.hold_file):
+                await asyncio.sleep(0.05)
+        return reply
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        if len(args) != 3:
+            parser.error("HoldingMailbox takes a maildir, a hold file and a log file")
+        return cls(*args)
+"#;
 
 /// Returns an unencrypted `SMTP_URL` for `port` on loopback.
 pub fn smtp_url(port: u16) -> String {
