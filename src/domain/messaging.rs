@@ -128,7 +128,7 @@ pub fn validate_draft(
     let mut errors = MessageErrors::new();
     let subject = subject.unwrap_or_default().trim();
     if subject.is_empty() {
-        add(&mut errors, "subject", "subject is required.");
+        add(&mut errors, "subject", "This field is required.");
     } else if subject.chars().count() > MAX_SUBJECT_CHARS {
         add(
             &mut errors,
@@ -140,7 +140,7 @@ pub fn validate_draft(
     }
     let body = message.unwrap_or_default();
     if body.trim().is_empty() {
-        add(&mut errors, "message", "message is required.");
+        add(&mut errors, "message", "This field is required.");
     } else if body.chars().count() > MAX_MESSAGE_CHARS {
         add(
             &mut errors,
@@ -288,12 +288,13 @@ pub fn email_body(body: &str, footer: &Footer<'_>) -> String {
     format!(
         "{text}\n\n-- \n\
          This message was sent by the project \"{project}\" to you, its member \
-         {id}, through {site}. The project does not know your email address: replies go \
-         to the project's contact address and show it yours.\n\n\
+         {id}, through {site}. The project does not know your email address. If you \
+         reply, your reply goes to the project's contact address, and the project then \
+         sees your address.\n\n\
          To stop messages from \"{project}\", withdraw from the project on your \
          connections page:\n{connections}\n\
-         When the project no longer asks for permission to message you, authorizing it \
-         again also withdraws that permission.\n",
+         If the project stops asking for permission to message you, authorizing it \
+         again withdraws that permission.\n",
         text = text.trim_end(),
         project = footer.project_name,
         id = footer.project_member_id,
@@ -335,8 +336,8 @@ mod tests {
     #[test]
     fn draft_requires_subject_and_message() {
         let errors = validate_draft(None, Some("  ")).unwrap_err();
-        assert_eq!(errors["subject"], ["subject is required."]);
-        assert_eq!(errors["message"], ["message is required."]);
+        assert_eq!(errors["subject"], ["This field is required."]);
+        assert_eq!(errors["message"], ["This field is required."]);
         let errors = validate_draft(Some("a\nb"), Some("x")).unwrap_err();
         assert_eq!(errors["subject"], ["subject must be a single line."]);
         let long = "x".repeat(MAX_SUBJECT_CHARS + 1);

@@ -127,7 +127,7 @@ async fn page_names_invalid_input() {
             .text()
             .await
             .unwrap()
-            .contains("subject is required.")
+            .contains("This field is required.")
     );
 
     let unknown = submit(

@@ -14,8 +14,8 @@ async fn missing_fields_are_named() {
     let errors =
         errors_of(post_message(&api, &api.master_token, &[("all_members", "true")]).await).await;
 
-    assert_eq!(errors["subject"][0], "subject is required.");
-    assert_eq!(errors["message"][0], "message is required.");
+    assert_eq!(errors["subject"][0], "This field is required.");
+    assert_eq!(errors["message"][0], "This field is required.");
     assert_eq!(recipient_count(api.app(), api.project_id()).await, 0);
 }
 
