@@ -76,11 +76,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 address = %listener.local_addr()?,
                 public_url = %state.public_url,
                 database = %crate::db::redact_url(&state.settings.database_url()),
-                "openhumans is serving; create the first site admin with: \
-                 OPENHUMANS_PASSWORD=... openhumans admin create-member --username NAME \
-                 --email ADDRESS --admin --verified (from a source checkout, run \
-                 cargo run --release -- admin create-member ...)"
+                "openhumans is serving"
             );
+            if !crate::db::members::any_admin(&state.db).await? {
+                tracing::info!(
+                    "the site has no admin yet; create one with: OPENHUMANS_PASSWORD=... \
+                     openhumans admin create-member --username NAME --email ADDRESS --admin \
+                     --verified (from a source checkout, run cargo run --release -- admin \
+                     create-member ...)"
+                );
+            }
             serve(state, listener, shutdown_signal()).await?;
             tracing::info!("openhumans stopped");
             Ok(ExitCode::SUCCESS)

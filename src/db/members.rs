@@ -234,3 +234,11 @@ pub async fn search(db: &Db, query: &str, limit: i64) -> sqlx::Result<Vec<Member
         .await?;
     Ok(rows.into_iter().map(Member::from).collect())
 }
+
+/// Returns whether any account is a site admin.
+pub async fn any_admin(db: &Db) -> sqlx::Result<bool> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM members WHERE is_admin = 1 LIMIT 1")
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.is_some())
+}

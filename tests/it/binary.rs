@@ -476,3 +476,43 @@ async fn jobs_command_lists_without_payloads() {
     assert_eq!(listed[0]["last_error"], "broken");
     assert_eq!(listed.as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn admin_hint_only_while_site_has_no_admin() {
+    const HINT: &str = "the site has no admin yet";
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = data_dir.path().to_str().unwrap();
+
+    let mut server = serve(&["--data-dir", dir], &[]).await;
+    server.process.terminate();
+    server.process.wait_exit(Duration::from_secs(10)).await;
+    assert!(server.process.stderr().contains(HINT));
+
+    let created = openhumans(&[
+        "admin",
+        "create-member",
+        "--data-dir",
+        dir,
+        "--username",
+        "site_admin",
+        "--email",
+        "admin@example.org",
+        "--admin",
+        "--verified",
+    ])
+    .env("OPENHUMANS_PASSWORD", "a long enough passphrase")
+    .output()
+    .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+
+    let mut server = serve(&["--data-dir", dir], &[]).await;
+    server.process.terminate();
+    server.process.wait_exit(Duration::from_secs(10)).await;
+    let stderr = server.process.stderr();
+    assert!(stderr.contains("openhumans is serving"), "{stderr}");
+    assert!(!stderr.contains(HINT), "{stderr}");
+}
