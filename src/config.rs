@@ -154,7 +154,8 @@ pub struct Settings {
     )]
     pub signups_per_address_per_hour: u32,
 
-    /// Password-reset emails allowed per account per hour.
+    /// Password-reset and confirmation emails allowed per email address per hour, each
+    /// kind counted on its own.
     #[arg(
         long,
         env = "OPENHUMANS_RESETS_PER_ACCOUNT_PER_HOUR",
