@@ -328,3 +328,70 @@ async fn account_deletion_returns_export_key() {
             .is_none()
     );
 }
+
+/// On S3 the owner is redirected to a presigned URL of the zip that lives one minute;
+/// nobody else gets one.
+#[tokio::test]
+async fn s3_download_redirects_briefly() {
+    let s3 = crate::support::s3::S3Server::start().await;
+    let app = crate::support::TestApp::builder()
+        .with(s3.configure())
+        .spawn()
+        .await;
+    let member = fixtures::create_member(&app, "ada").await;
+    let browser = fixtures::logged_in_client(&app, member.id).await;
+    let now = app.clock().now();
+    let bytes = b"PK not really a zip".to_vec();
+    let key = format!("exports/{}/1-test.zip", member.id);
+    app.state
+        .storage
+        .put(&key, bytes.clone().into())
+        .await
+        .unwrap();
+    let mut conn = app.state.db.pool.acquire().await.unwrap();
+    let id = exports::insert_queued(&mut conn, member.id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    assert!(
+        exports::mark_building(&app.state.db, id, now)
+            .await
+            .unwrap()
+    );
+    let mut tx = app.state.db.begin_write().await.unwrap();
+    let size = bytes.len() as i64;
+    assert!(
+        exports::mark_ready(&mut tx, id, &key, size, now + DAY, now)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+
+    let response = browser
+        .get(app.url("/member/me/export/download/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&s3.endpoint), "{location}");
+    assert!(location.contains("X-Amz-Expires=60"), "{location}");
+    let fetched = app.new_client().get(&location).send().await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), &bytes[..]);
+
+    let stranger = fixtures::create_member(&app, "stranger").await;
+    let other = fixtures::logged_in_client(&app, stranger.id).await;
+    let (status, _) = page(&other, &app.url("/member/me/export/download/")).await;
+    assert_eq!(status, 404);
+    let anonymous = app
+        .new_client()
+        .get(app.url("/member/me/export/download/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 303);
+    let login = anonymous.headers()["location"].to_str().unwrap();
+    assert!(login.starts_with("/account/login/"), "{login}");
+}
