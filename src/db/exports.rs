@@ -223,3 +223,38 @@ pub async fn delete(db: &Db, id: i64) -> sqlx::Result<()> {
         .await?;
     Ok(())
 }
+
+/// Withdraws every export of the member's, after they deleted data it may contain:
+/// ready and failed exports are deleted; exports still queued or building are marked
+/// failed with `reason`, so that their job finds them finished and keeps nothing it
+/// built. Returns the storage keys of the deleted zips, for the caller to delete, and
+/// whether any export was ready, queued or building.
+pub async fn withdraw_for_member(
+    db: &Db,
+    member_id: i64,
+    reason: &str,
+    now: Micros,
+) -> sqlx::Result<(Vec<String>, bool)> {
+    let mut tx = db.begin_write().await?;
+    let removed: Vec<(Option<String>,)> = sqlx::query_as(
+        "DELETE FROM exports WHERE member_id = $1 AND state IN ('ready', 'failed') \
+         RETURNING storage_key",
+    )
+    .bind(member_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let cancelled = sqlx::query(
+        "UPDATE exports SET state = 'failed', error = $1, finished_at = $2 \
+         WHERE member_id = $3 AND state IN ('queued', 'building')",
+    )
+    .bind(reason)
+    .bind(now)
+    .bind(member_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    let keys: Vec<String> = removed.into_iter().filter_map(|(key,)| key).collect();
+    let any = cancelled > 0 || !keys.is_empty();
+    Ok((keys, any))
+}

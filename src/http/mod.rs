@@ -307,7 +307,6 @@ pub fn router(state: AppState) -> Router {
         // Signed upload and download URLs stream bodies of any size for as long as they
         // take, so they are merged after the timeout and the body limit.
         .merge(storage::router())
-        .route("/export/{token}/", get(data_export::serve_export))
         .layer(axum::middleware::from_fn(api::api_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use async_zip::base::write::ZipFileWriter;
-use async_zip::{Compression, ZipEntryBuilder};
+use async_zip::{Compression, ZipDateTime, ZipDateTimeBuilder, ZipEntryBuilder};
+use chrono::{Datelike, Timelike};
 use futures_lite::io::AsyncWriteExt as _;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -386,7 +387,7 @@ async fn write_zip(
             missing.push(file.id);
             continue;
         };
-        let entry = ZipEntryBuilder::new(planned.path.clone().into(), Compression::Stored);
+        let entry = zip_entry(planned.path.clone(), file.created_at);
         let mut writer = zip
             .write_entry_stream(entry)
             .await
@@ -405,9 +406,10 @@ async fn write_zip(
             .with_context(|| format!("finishing the zip entry of file {}", file.id))?;
     }
 
-    let manifest = plan.manifest(&missing, state.clock.now());
+    let now = state.clock.now();
+    let manifest = plan.manifest(&missing, now);
     let manifest = serde_json::to_vec_pretty(&manifest).expect("a JSON value always serializes");
-    let entry = ZipEntryBuilder::new("manifest.json".to_string().into(), Compression::Stored);
+    let entry = zip_entry("manifest.json".to_string(), now);
     zip.write_entry_whole(entry, &manifest)
         .await
         .context("writing the export manifest")?;
@@ -418,6 +420,34 @@ async fn write_zip(
         .into_inner();
     pipe.shutdown().await.context("closing the export pipe")?;
     Ok(())
+}
+
+/// Mode of every entry: a regular file readable by all, writable by its owner.
+/// Without it, unzip on Unix extracts files nobody can read.
+const ENTRY_MODE: u16 = 0o100_644;
+
+/// A stored zip entry marked as a regular Unix file modified at `modified`.
+fn zip_entry(path: String, modified: Micros) -> ZipEntryBuilder {
+    ZipEntryBuilder::new(path.into(), Compression::Stored)
+        .unix_permissions(ENTRY_MODE)
+        .last_modification_date(zip_date(modified))
+}
+
+/// The MS-DOS date of a zip entry, in UTC (the format has no time zone). Dates before
+/// 1980, which the format cannot hold, become its earliest date.
+fn zip_date(at: Micros) -> ZipDateTime {
+    let at = chrono::DateTime::from_timestamp_micros(at).unwrap_or_default();
+    if at.year() < 1980 {
+        return ZipDateTimeBuilder::new().year(1980).month(1).day(1).build();
+    }
+    ZipDateTimeBuilder::new()
+        .year(at.year())
+        .month(at.month())
+        .day(at.day())
+        .hour(at.hour())
+        .minute(at.minute())
+        .second(at.second())
+        .build()
 }
 
 /// Turns a name into one path segment of a zip entry: no separators, no leading
@@ -511,5 +541,19 @@ mod tests {
         assert_eq!(zip_name("a\\b"), "a_b");
         assert_eq!(zip_name("..."), "file");
         assert_eq!(zip_name("steps.csv"), "steps.csv");
+    }
+
+    #[test]
+    fn zip_dates_are_valid() {
+        // 2024-03-05 06:07:08 UTC.
+        let date = zip_date(1_709_618_828_000_000);
+        assert_eq!(
+            (date.year(), date.month(), date.day()),
+            (2024, 3, 5),
+            "{date:?}"
+        );
+        assert_eq!((date.hour(), date.minute(), date.second()), (6, 7, 8));
+        let early = zip_date(0);
+        assert_eq!((early.year(), early.month(), early.day()), (1980, 1, 1));
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::app::AppState;
 use crate::clock::human;
+use crate::db::exports;
 use crate::db::files::{self, DataFile};
 use crate::db::oauth2::project_names;
 use crate::http::error::PageError;
@@ -137,9 +138,9 @@ pub async fn delete_file(
 ) -> Result<Response, PageError> {
     let file = own_file(&state, member.id, file_id).await?;
     let deleted = delete_files(&state, member.id, &[file.id]).await?;
-    let message = match deleted {
+    let message = match deleted.count {
         0 => "That file was already deleted.".to_string(),
-        _ => format!("{} was deleted.", file.basename),
+        _ => format!("{} was deleted.{}", file.basename, deleted.export_note()),
     };
     Ok(
         redirect_with_flash(&state, "/member/me/data/", FlashKind::Success, &message)
@@ -181,13 +182,17 @@ pub async fn delete_source(
         .collect();
     let deleted = delete_files(&state, member.id, &ids).await?;
     let names = names_of(&state, std::iter::once(project_id)).await?;
-    let (files_word, verb) = if deleted == 1 {
+    let (files_word, verb) = if deleted.count == 1 {
         ("file", "was")
     } else {
         ("files", "were")
     };
     let name = project_name(&names, project_id);
-    let message = format!("{deleted} {files_word} from {name} {verb} deleted.");
+    let message = format!(
+        "{} {files_word} from {name} {verb} deleted.{}",
+        deleted.count,
+        deleted.export_note()
+    );
     Ok(
         redirect_with_flash(&state, "/member/me/data/", FlashKind::Success, &message)
             .into_response(),
@@ -215,10 +220,35 @@ async fn source_files(
     Ok(list)
 }
 
+/// What a member's deletion removed.
+struct Deleted {
+    /// Files deleted.
+    count: usize,
+    /// Whether an export of the member's data was deleted or cancelled with them.
+    export_withdrawn: bool,
+}
+
+impl Deleted {
+    /// The sentence of the confirmation that tells of a withdrawn export, if any.
+    fn export_note(&self) -> &'static str {
+        if self.export_withdrawn {
+            " Your data export, which contained them, was deleted too; request a new \
+             one on your export page."
+        } else {
+            ""
+        }
+    }
+}
+
 /// Deletes files as a project's own deletion does: the rows first, so the files
 /// vanish from every listing and download link at once, then their objects. A failed
 /// object deletion is logged and leaves only an orphaned object.
-async fn delete_files(state: &AppState, member_id: i64, ids: &[i64]) -> Result<usize, PageError> {
+///
+/// Every export of the member's is withdrawn too: one already built holds copies of
+/// the files, and a member who deletes data expects no copy of it to remain here.
+/// (A project deleting a member's files through the API leaves exports alone: the
+/// export is the member's own copy, and the member did not ask for the deletion.)
+async fn delete_files(state: &AppState, member_id: i64, ids: &[i64]) -> Result<Deleted, PageError> {
     let deleted = files::delete_for_member(&state.db, member_id, ids).await?;
     let keys: Vec<String> = deleted
         .iter()
@@ -230,7 +260,18 @@ async fn delete_files(state: &AppState, member_id: i64, ids: &[i64]) -> Result<u
         count = deleted.len(),
         "member deleted files"
     );
-    Ok(deleted.len())
+    let mut export_withdrawn = false;
+    if !deleted.is_empty() {
+        let reason = "Cancelled because you deleted files. Request a new export.";
+        let (keys, any) =
+            exports::withdraw_for_member(&state.db, member_id, reason, state.clock.now()).await?;
+        delete_objects(state, &keys).await;
+        export_withdrawn = any;
+    }
+    Ok(Deleted {
+        count: deleted.len(),
+        export_withdrawn,
+    })
 }
 
 /// Returns the names of the projects with `ids`.

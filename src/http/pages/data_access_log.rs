@@ -90,8 +90,9 @@ pub async fn access_log(
 
     let total = files::count_downloads_matching(&state.db, member.id, &filter).await?;
     let pages = ((total + ACCESS_LOG_PAGE - 1) / ACCESS_LOG_PAGE).max(1);
-    let page = requested.min(pages);
-    let offset = (page - 1) * ACCESS_LOG_PAGE;
+    // A page past the end is empty, with a link back, as the directory's is.
+    let page = requested;
+    let offset = (page - 1).saturating_mul(ACCESS_LOG_PAGE);
     let downloads =
         files::list_downloads_matching(&state.db, member.id, &filter, ACCESS_LOG_PAGE, offset)
             .await?;

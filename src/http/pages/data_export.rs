@@ -6,30 +6,29 @@
 //!
 //! The download needs the member's session: the emailed link points at
 //! `/member/me/export/download/`, which only the logged-in owner can use, so a
-//! forwarded or leaked email exposes no data. That page redirects to a URL
-//! signed for five minutes (`/export/<token>/`), served outside the request timeout
-//! like file downloads, or on S3 to a presigned URL of the same lifetime.
+//! forwarded or leaked email exposes no data. On local storage that page streams the
+//! zip itself; on S3 it redirects to a presigned URL that lives one minute.
 
 use std::time::Duration;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::app::AppState;
 use crate::blob::{Method, StorageKind};
-use crate::clock::{MINUTE, Micros, human};
+use crate::clock::{Micros, human};
 use crate::db::exports::{self, Export, ExportState};
 use crate::http::error::PageError;
 use crate::http::session::{CurrentMember, FlashKind, PageContext, redirect_with_flash};
 use crate::jobs::exports::queue_export;
 
-/// How long the signed URL that serves an export's bytes is valid.
-const EXPORT_URL_LIFETIME: Micros = 5 * MINUTE;
-const EXPORT_URL_PURPOSE: &str = "export-url";
+/// How long the presigned S3 URL of an export's zip is valid: long enough for the
+/// browser to follow the redirect, short enough that a copied URL soon stops working.
+const S3_URL_LIFETIME: Duration = Duration::from_secs(60);
 
 /// The member's latest export as the page shows it.
 pub struct ExportItem {
@@ -99,9 +98,15 @@ pub async fn request_export(
     Ok(redirect_with_flash(&state, "/member/me/export/", kind, message).into_response())
 }
 
-/// `GET /member/me/export/download/`: redirects the owner of a ready, unexpired
-/// export to a short-lived URL of its bytes. Without such an export it is a 404, so
-/// no visitor learns whether another member has one.
+/// `GET /member/me/export/download/`: gives the owner of a ready, unexpired export its
+/// zip. Without such an export it is a 404, so no visitor learns whether another
+/// member has one.
+///
+/// On local storage the zip is streamed from this URL, so only the logged-in owner
+/// ever receives it. On S3 storage the member is redirected to a presigned URL of the
+/// zip, valid [`S3_URL_LIFETIME`], because the app does not proxy S3 objects; anyone
+/// holding that URL can download the zip until it expires. The response timeout ends
+/// when the headers are sent, so a long download is not cut off.
 pub async fn download_export(
     State(state): State<AppState>,
     CurrentMember(member): CurrentMember,
@@ -113,41 +118,22 @@ pub async fn download_export(
         .ok_or(PageError::NotFound)?;
     let key = export.storage_key.as_deref().ok_or(PageError::NotFound)?;
     if state.storage.kind == StorageKind::S3 {
-        let lifetime = Duration::from_micros(EXPORT_URL_LIFETIME as u64);
         let url = state
             .storage
-            .presigned_url(Method::GET, key, lifetime)
+            .presigned_url(Method::GET, key, S3_URL_LIFETIME)
             .await?
             .ok_or_else(|| anyhow::anyhow!("S3 storage returned no presigned URL"))?;
-        return Ok(Redirect::to(&url).into_response());
+        let mut response = Redirect::to(&url).into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(response);
     }
-    let value = format!("{}-{}", export.id, now + EXPORT_URL_LIFETIME);
-    let token = state.key.sign(EXPORT_URL_PURPOSE, &value);
-    Ok(Redirect::to(&format!("/export/{token}/")).into_response())
-}
-
-/// `GET /export/<token>/`: streams a ready export's zip on local storage. The token
-/// is minted by [`download_export`] for the export's owner and is valid five minutes.
-/// A tampered or expired token, or an export that is gone, is 404.
-pub async fn serve_export(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let now = state.clock.now();
-    let Some(export_id) = verify_token(&state, &token, now) else {
-        return not_found();
-    };
-
-    let export = match exports::find_by_id(&state.db, export_id).await {
-        Ok(Some(export)) if is_downloadable(&export, now) => export,
-        Ok(_) => return not_found(),
-        Err(error) => return PageError::from(error).into_response(),
-    };
-    let Some(key) = export.storage_key.as_deref() else {
-        return not_found();
-    };
-    let read = match state.storage.read(key, None).await {
-        Ok(Some(read)) => read,
-        Ok(None) => return not_found(),
-        Err(error) => return PageError::Internal(error).into_response(),
-    };
+    let read = state
+        .storage
+        .read(key, None)
+        .await?
+        .ok_or(PageError::NotFound)?;
 
     tracing::info!(export.id = export.id, "serving an export");
     let mut response = Response::new(Body::from_stream(read.stream));
@@ -162,27 +148,9 @@ pub async fn serve_export(State(state): State<AppState>, Path(token): Path<Strin
         HeaderValue::from_static("attachment; filename=\"openhumans-export.zip\""),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Ok(response)
 }
 
 fn is_downloadable(export: &Export, now: Micros) -> bool {
     export.state == ExportState::Ready && export.expires_at.is_some_and(|at| at > now)
-}
-
-/// Returns the export id of a valid, unexpired token.
-fn verify_token(state: &AppState, token: &str, now: Micros) -> Option<i64> {
-    let value = state.key.verify(EXPORT_URL_PURPOSE, token)?;
-    let (export_id, expires_at) = value.split_once('-')?;
-    let expires_at: Micros = expires_at.parse().ok()?;
-    (now < expires_at).then_some(())?;
-    export_id.parse().ok()
-}
-
-fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        "This export link is not valid or has expired. Download the export again from \
-         your export page.",
-    )
-        .into_response()
 }

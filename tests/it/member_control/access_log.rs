@@ -6,6 +6,7 @@ use openhumans::db::files;
 
 use super::{page, project_download_url};
 use crate::api::ApiSetup;
+use crate::support::browser::{Browser, DESKTOP, PHONE};
 use crate::support::fixtures;
 
 const LOG: &str = "/member/me/access-log/";
@@ -163,11 +164,70 @@ async fn filters_and_pagination() {
         "{html}"
     );
 
-    let (_, html) = get("page=99").await;
-    assert!(
-        html.contains("Page 3 of 3"),
-        "a page past the end shows the last"
+    let (status, html) = get("page=99").await;
+    assert_eq!(
+        status, 200,
+        "a page past the end is empty, as the directory's"
     );
+    assert!(!html.contains("Page 3 of 3"), "{html}");
+    assert!(html.contains("There is no page 99"), "{html}");
+    assert!(
+        html.contains("page=3\">Go to the last page</a>"),
+        "a link back to the last page: {html}"
+    );
+    let (_, html) = get("to=2026-01-19&page=3").await;
+    assert!(
+        html.contains("There is no page 3: the matching downloads fill 2 pages."),
+        "{html}"
+    );
+}
+
+/// The filter form is one panel holding every field, at desktop and phone widths.
+#[tokio::test]
+async fn filter_panel_is_one_box() {
+    let app = crate::support::TestApp::spawn().await;
+    let member = fixtures::create_member(&app, "ada").await;
+    let browser = Browser::start("access_log_filters").await;
+    browser
+        .goto(&app.url("/account/login/?next=/member/me/access-log/"))
+        .await;
+    browser.fill("login", &member.username).await;
+    browser.fill("password", fixtures::PASSWORD).await;
+    browser.click("main button[type='submit']").await;
+    browser.wait_for_path(LOG).await;
+    for (name, viewport) in [("desktop", DESKTOP), ("phone", PHONE)] {
+        browser.set_viewport(viewport).await;
+        browser.goto(&app.url(LOG)).await;
+        browser
+            .wait_for_element("form[action='/member/me/access-log/']")
+            .await;
+        browser.screenshot(&format!("filters-{name}")).await;
+        let layout = browser
+            .client
+            .execute(
+                "const form = document.querySelector(`form[action='/member/me/access-log/']`);
+                 const box = form.getBoundingClientRect();
+                 const inside = [...form.querySelectorAll('.field, .actions')].every(el => {
+                   const r = el.getBoundingClientRect();
+                   return r.top >= box.top && r.bottom <= box.bottom
+                     && r.left >= box.left && r.right <= box.right;
+                 });
+                 return [form.getClientRects().length, inside, box.height];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            layout[0], 1,
+            "the panel is one box at {name} width: {layout}"
+        );
+        assert_eq!(
+            layout[1], true,
+            "the fields sit inside the panel at {name} width"
+        );
+        assert!(layout[2].as_f64().unwrap() > 50.0, "{layout}");
+        browser.assert_no_horizontal_scroll("the access log").await;
+    }
 }
 
 #[tokio::test]

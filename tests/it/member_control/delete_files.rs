@@ -1,7 +1,7 @@
 //! Deleting files from `/member/me/data/`: one file or every file of a source, after a
 //! confirmation page; the object leaves storage and the project's listing.
 
-use openhumans::db::files;
+use openhumans::db::{exports, files};
 
 use super::{exchange_member, page, post_form, project_download_url};
 use crate::api::{ApiSetup, file_ids};
@@ -125,4 +125,89 @@ async fn other_member_cannot_delete() {
         "anonymous requests go to the login page"
     );
     assert_eq!(listed_ids(&api).await, vec![file_id]);
+}
+
+/// A file the member deletes leaves no copy in an export: a ready export is deleted
+/// with its zip, and one still being built is cancelled and can never become ready.
+#[tokio::test]
+async fn deleting_files_withdraws_exports() {
+    let api = ApiSetup::new().await;
+    let app = api.app();
+    let doomed = api.upload(&api.access_token, "doomed.csv", b"doomed").await;
+    api.upload(&api.access_token, "other.csv", b"other").await;
+    post_form(&api.setup.browser, &app.url("/member/me/export/")).await;
+    super::export::wait_for_state(&api, "ready").await;
+    let ready = exports::latest_for_member(&app.state.db, api.setup.member.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let key = ready.storage_key.clone().unwrap();
+    assert!(app.state.storage.size(&key).await.unwrap().is_some());
+
+    let path = format!("/member/me/data/files/{doomed}/delete/");
+    let (_, html) = page(&api.setup.browser, &app.url(&path)).await;
+    assert!(
+        html.contains("is deleted too, as it contains the file."),
+        "{html}"
+    );
+    post_form(&api.setup.browser, &app.url(&path)).await;
+    let (_, html) = page(&api.setup.browser, &app.url("/member/me/data/")).await;
+    assert!(
+        html.contains("Your data export, which contained them, was deleted too"),
+        "{html}"
+    );
+    assert!(
+        exports::find_by_id(&app.state.db, ready.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(app.state.storage.size(&key).await.unwrap(), None);
+    let (status, _) = page(&api.setup.browser, &app.url("/member/me/export/download/")).await;
+    assert_eq!(status, 404);
+
+    // An export being built when the member deletes the rest of a source.
+    let mut conn = app.state.db.pool.acquire().await.unwrap();
+    let building = exports::insert_queued(&mut conn, api.setup.member.id, app.clock().now())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    assert!(
+        exports::mark_building(&app.state.db, building, app.clock().now())
+            .await
+            .unwrap()
+    );
+    // Another member's export is untouched by this member's deletions.
+    let stranger = fixtures::create_member(app, "stranger").await;
+    let mut conn = app.state.db.pool.acquire().await.unwrap();
+    let theirs = exports::insert_queued(&mut conn, stranger.id, app.clock().now())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    let source = format!("/member/me/data/sources/{}/delete/", api.project_id());
+    post_form(&api.setup.browser, &app.url(&source)).await;
+    let cancelled = exports::find_by_id(&app.state.db, building)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cancelled.state, exports::ExportState::Failed);
+    let (_, html) = page(&api.setup.browser, &app.url("/member/me/export/")).await;
+    assert!(
+        html.contains("Cancelled because you deleted files"),
+        "{html}"
+    );
+    let mut tx = app.state.db.begin_write().await.unwrap();
+    let resurrected = exports::mark_ready(&mut tx, building, "exports/x.zip", 1, i64::MAX, 0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(!resurrected, "a cancelled export never becomes ready");
+
+    let kept = exports::find_by_id(&app.state.db, theirs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.state, exports::ExportState::Queued);
 }

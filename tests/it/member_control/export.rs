@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::{Datelike, Timelike};
+use futures_util::StreamExt;
 use openhumans::clock::{DAY, HOUR};
 use openhumans::db::exports;
 
@@ -14,7 +16,7 @@ use crate::support::{eventually, fixtures};
 const EXPORT: &str = "/member/me/export/";
 
 /// Waits until the page shows the export in `state`.
-async fn wait_for_state(api: &ApiSetup, state: &str) -> String {
+pub(super) async fn wait_for_state(api: &ApiSetup, state: &str) -> String {
     let marker = format!("data-state=\"{state}\"");
     eventually(
         Duration::from_secs(60),
@@ -25,6 +27,56 @@ async fn wait_for_state(api: &ApiSetup, state: &str) -> String {
         },
     )
     .await
+}
+
+/// The `[year, month, day, hour, minute, second]` a zip entry holds for an ISO 8601
+/// time (zip dates have two-second steps).
+fn zip_date(iso: &str) -> serde_json::Value {
+    let at = chrono::DateTime::parse_from_rfc3339(iso).unwrap().to_utc();
+    serde_json::json!([
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second() / 2 * 2
+    ])
+}
+
+/// Extracts the zip with Info-ZIP's `unzip` and checks that every extracted file has
+/// mode 0644, so that any user, not only root, can read it.
+async fn assert_unzip_keeps_modes(zip_path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let out = tempfile::tempdir().unwrap();
+    let status = tokio::process::Command::new("unzip")
+        .arg("-q")
+        .arg(zip_path)
+        .arg("-d")
+        .arg(out.path())
+        .status()
+        .await
+        .expect("running unzip (install Debian's unzip package)");
+    assert!(status.success(), "unzip failed: {status}");
+    let mut checked = 0;
+    let mut dirs = vec![out.path().to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for item in std::fs::read_dir(&dir).unwrap() {
+            let item = item.unwrap();
+            let meta = item.metadata().unwrap();
+            if meta.is_dir() {
+                dirs.push(item.path());
+            } else {
+                assert_eq!(
+                    meta.permissions().mode() & 0o777,
+                    0o644,
+                    "{}",
+                    item.path().display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 3, "two files and the manifest extracted");
 }
 
 #[tokio::test]
@@ -55,16 +107,35 @@ async fn export_contains_files_and_manifest() {
     let link = find_link(&email.body, "/member/me/export/download/").expect("a download link");
     assert_eq!(link, app.url("/member/me/export/download/"));
 
+    // The owner's session receives the zip itself; there is no bearer link to leak.
     let response = api.setup.browser.get(&link).send().await.unwrap();
-    assert_eq!(response.status(), 303);
-    let signed = response.headers()["location"].to_str().unwrap().to_string();
-    assert!(signed.starts_with("/export/"), "{signed}");
-    let response = app.new_client().get(app.url(&signed)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/zip");
+    assert_eq!(response.headers()["cache-control"], "no-store");
     let dir = tempfile::tempdir().unwrap();
     let zip_path = dir.path().join("export.zip");
     save_body(response, &zip_path).await;
+    let export = exports::latest_for_member(&app.state.db, api.setup.member.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = app
+        .state
+        .storage
+        .read(export.storage_key.as_deref().unwrap(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut stored_bytes = Vec::new();
+    let mut stream = stored.stream;
+    while let Some(chunk) = stream.next().await {
+        stored_bytes.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(
+        std::fs::read(&zip_path).unwrap(),
+        stored_bytes,
+        "the download is the stored zip, byte for byte"
+    );
 
     let zip = read_zip(&zip_path).await;
     let manifest = &zip.manifest;
@@ -80,6 +151,24 @@ async fn export_contains_files_and_manifest() {
         assert_eq!(zip.entries[path]["sha256"], sha256(bytes), "{path}");
     }
     assert_eq!(zip.entries.len(), 3, "two files and the manifest");
+    // Every entry is a regular file readable by all, dated when its file was uploaded
+    // and the manifest when the export was built.
+    for (path, entry) in &zip.entries {
+        assert_eq!(entry["mode"], 0o100_644, "{path}: {entry}");
+    }
+    for file in files {
+        let path = file["path"].as_str().unwrap();
+        assert_eq!(
+            zip.entries[path]["date_time"],
+            zip_date(file["created"].as_str().unwrap()),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        zip.entries["manifest.json"]["date_time"],
+        zip_date(manifest["generated_at"].as_str().unwrap())
+    );
+    assert_unzip_keeps_modes(&zip_path).await;
     assert_eq!(manifest["username"], api.setup.member.username);
     let membership = &manifest["memberships"][0];
     assert_eq!(membership["project_member_id"], api.project_member_id);
@@ -151,13 +240,24 @@ async fn other_member_cannot_download() {
             .unwrap()
             .starts_with("/account/login/")
     );
-    let forged = app
+    let (status, _) = page(&api.setup.browser, &app.url("/member/me/export/download/")).await;
+    assert_eq!(status, 200, "the owner still downloads it");
+    // No URL outside the session serves an export.
+    let old_link = app
         .new_client()
-        .get(app.url("/export/1-99.forged/"))
+        .get(app.url(&format!("/export/{}/", export_id(&api).await)))
         .send()
         .await
         .unwrap();
-    assert_eq!(forged.status(), 404);
+    assert_eq!(old_link.status(), 404);
+}
+
+async fn export_id(api: &ApiSetup) -> i64 {
+    exports::latest_for_member(&api.app().state.db, api.setup.member.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
 }
 
 #[tokio::test]
@@ -173,15 +273,6 @@ async fn expired_export_is_removed() {
         .unwrap();
     let key = export.storage_key.clone().unwrap();
     assert!(app.state.storage.size(&key).await.unwrap().is_some());
-    let response = api
-        .setup
-        .browser
-        .get(app.url("/member/me/export/download/"))
-        .send()
-        .await
-        .unwrap();
-    let signed = response.headers()["location"].to_str().unwrap().to_string();
-
     app.clock().advance(DAY - HOUR);
     openhumans::jobs::clean_up(&app.state).await.unwrap();
     assert!(
@@ -191,8 +282,8 @@ async fn expired_export_is_removed() {
             .is_some(),
         "kept for 24 hours"
     );
-    let response = app.new_client().get(app.url(&signed)).send().await.unwrap();
-    assert_eq!(response.status(), 404, "the signed URL lived five minutes");
+    let (status, _) = page(&api.setup.browser, &app.url("/member/me/export/download/")).await;
+    assert_eq!(status, 200, "downloadable until it expires");
 
     app.clock().advance(2 * HOUR);
     let (_, html) = page(&api.setup.browser, &app.url(EXPORT)).await;
@@ -236,4 +327,71 @@ async fn account_deletion_returns_export_key() {
             .unwrap()
             .is_none()
     );
+}
+
+/// On S3 the owner is redirected to a presigned URL of the zip that lives one minute;
+/// nobody else gets one.
+#[tokio::test]
+async fn s3_download_redirects_briefly() {
+    let s3 = crate::support::s3::S3Server::start().await;
+    let app = crate::support::TestApp::builder()
+        .with(s3.configure())
+        .spawn()
+        .await;
+    let member = fixtures::create_member(&app, "ada").await;
+    let browser = fixtures::logged_in_client(&app, member.id).await;
+    let now = app.clock().now();
+    let bytes = b"PK not really a zip".to_vec();
+    let key = format!("exports/{}/1-test.zip", member.id);
+    app.state
+        .storage
+        .put(&key, bytes.clone().into())
+        .await
+        .unwrap();
+    let mut conn = app.state.db.pool.acquire().await.unwrap();
+    let id = exports::insert_queued(&mut conn, member.id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    assert!(
+        exports::mark_building(&app.state.db, id, now)
+            .await
+            .unwrap()
+    );
+    let mut tx = app.state.db.begin_write().await.unwrap();
+    let size = bytes.len() as i64;
+    assert!(
+        exports::mark_ready(&mut tx, id, &key, size, now + DAY, now)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+
+    let response = browser
+        .get(app.url("/member/me/export/download/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&s3.endpoint), "{location}");
+    assert!(location.contains("X-Amz-Expires=60"), "{location}");
+    let fetched = app.new_client().get(&location).send().await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), &bytes[..]);
+
+    let stranger = fixtures::create_member(&app, "stranger").await;
+    let other = fixtures::logged_in_client(&app, stranger.id).await;
+    let (status, _) = page(&other, &app.url("/member/me/export/download/")).await;
+    assert_eq!(status, 404);
+    let anonymous = app
+        .new_client()
+        .get(app.url("/member/me/export/download/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 303);
+    let login = anonymous.headers()["location"].to_str().unwrap();
+    assert!(login.starts_with("/account/login/"), "{login}");
 }

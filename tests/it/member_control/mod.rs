@@ -51,8 +51,8 @@ pub async fn project_download_url(api: &ApiSetup, file_id: i64) -> String {
     file["download_url"].as_str().unwrap().to_string()
 }
 
-/// What Python's `zipfile` read from a zip: each entry's size and SHA-256, and the
-/// parsed `manifest.json`.
+/// What Python's `zipfile` read from a zip: each entry's size, SHA-256, Unix mode and
+/// `[year, month, day, hour, minute, second]` date, and the parsed `manifest.json`.
 pub struct ZipContents {
     pub entries: serde_json::Map<String, serde_json::Value>,
     pub manifest: serde_json::Value,
@@ -68,7 +68,12 @@ with zipfile.ZipFile(sys.argv[1]) as archive:
         with archive.open(info) as member:
             for chunk in iter(lambda: member.read(1 << 20), b""):
                 digest.update(chunk)
-        entries[info.filename] = {"size": info.file_size, "sha256": digest.hexdigest()}
+        entries[info.filename] = {
+            "size": info.file_size,
+            "sha256": digest.hexdigest(),
+            "mode": info.external_attr >> 16,
+            "date_time": list(info.date_time),
+        }
     manifest = json.loads(archive.read("manifest.json"))
 print(json.dumps({"entries": entries, "manifest": manifest}))
 "#;
