@@ -214,8 +214,9 @@ pub async fn record_decision(
             .await?;
     } else {
         let reactivating = action == ApprovalAction::Reactivated;
-        // A deactivation needs none standing, a reactivation needs one.
-        if deactivation_stands(&mut tx, project_id).await? != reactivating {
+        // Deactivating needs a project that no admin deactivated yet, and reactivating
+        // needs one that an admin deactivated.
+        if is_deactivated(&mut tx, project_id).await? != reactivating {
             return Ok(false);
         }
         sqlx::query("UPDATE projects SET active = $1, updated_at = $2 WHERE id = $3")
@@ -232,15 +233,15 @@ pub async fn record_decision(
     Ok(true)
 }
 
-/// Checks whether a site admin's deactivation of the project stands: its history's
-/// latest deactivation or reactivation is a deactivation. While it does, only an admin
-/// may make the project active again.
-pub async fn admin_deactivation_stands(db: &Db, project_id: i64) -> sqlx::Result<bool> {
+/// Checks whether a site admin deactivated the project and no admin reactivated it
+/// since: the latest deactivation or reactivation in its history is a deactivation.
+/// While it is, only an admin may make the project active again.
+pub async fn is_admin_deactivated(db: &Db, project_id: i64) -> sqlx::Result<bool> {
     let mut conn = db.pool.acquire().await?;
-    deactivation_stands(&mut conn, project_id).await
+    is_deactivated(&mut conn, project_id).await
 }
 
-async fn deactivation_stands(conn: &mut AnyConnection, project_id: i64) -> sqlx::Result<bool> {
+async fn is_deactivated(conn: &mut AnyConnection, project_id: i64) -> sqlx::Result<bool> {
     let last: Option<(String,)> = sqlx::query_as(
         "SELECT action FROM approval_events WHERE project_id = $1 AND action IN ($2, $3) \
          ORDER BY at DESC, id DESC LIMIT 1",

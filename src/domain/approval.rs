@@ -7,7 +7,7 @@
 //! the project to the draft state. No admin decides on a project they coordinate.
 //!
 //! Apart from the approval state, an admin may deactivate a project, which closes it
-//! to new members. That deactivation stands until an admin reactivates the project:
+//! to new members. The project stays inactive until an admin reactivates it, and
 //! meanwhile its coordinator cannot make it active again.
 
 use super::forms::FieldErrors;

@@ -1,5 +1,5 @@
-//! A site admin's deactivation of a project: it stands until an admin reactivates the
-//! project, while the coordinator may still close and reopen a project themselves.
+//! A site admin's deactivation of a project, which only an admin may undo, and the
+//! coordinator closing and reopening a project themselves.
 
 use openhumans::db::approvals;
 use openhumans::domain::approval::ApprovalAction;
@@ -44,8 +44,8 @@ async fn directory(review: &Review) -> String {
         .unwrap()
 }
 
-async fn stands(review: &Review) -> bool {
-    approvals::admin_deactivation_stands(&review.setup.app.state.db, review.setup.project.id)
+async fn is_admin_deactivated(review: &Review) -> bool {
+    approvals::is_admin_deactivated(&review.setup.app.state.db, review.setup.project.id)
         .await
         .unwrap()
 }
@@ -74,7 +74,7 @@ async fn coordinator_cannot_undo_admin_deactivation() {
     assert!(!project.config.active, "the project stays inactive");
     assert_ne!(project.config.name, "Steps Renamed", "nothing was saved");
     assert!(!directory(&review).await.contains(&project.config.name));
-    assert!(stands(&review).await);
+    assert!(is_admin_deactivated(&review).await);
 
     let still_closed = edit_active(&review, "false").await;
     assert_eq!(
@@ -109,7 +109,7 @@ async fn admin_reactivation_lifts_deactivation() {
     assert!(location(&reactivated).contains(&review.review_path()));
     let project = review.project().await;
     assert!(project.config.active);
-    assert!(!stands(&review).await);
+    assert!(!is_admin_deactivated(&review).await);
     assert!(directory(&review).await.contains(&project.config.name));
     let last = review.history().await.pop().unwrap();
     assert_eq!(last.action, ApprovalAction::Reactivated);
@@ -140,7 +140,7 @@ async fn coordinator_closes_and_reopens_without_admin() {
     let project = review.project().await;
     assert!(project.config.active);
     assert!(directory(&review).await.contains(&project.config.name));
-    assert!(!stands(&review).await);
+    assert!(!is_admin_deactivated(&review).await);
 }
 
 #[tokio::test]
@@ -152,13 +152,13 @@ async fn admin_deactivation_sticks_after_coordinator_closed() {
     let deactivated = review.admin_action("deactivate", "").await;
 
     assert_eq!(deactivated.status(), 303);
-    assert!(stands(&review).await);
+    assert!(is_admin_deactivated(&review).await);
     assert_eq!(edit_active(&review, "true").await.status(), 422);
     assert!(!review.project().await.config.active);
 }
 
 #[tokio::test]
-async fn reactivation_needs_a_standing_deactivation() {
+async fn reactivation_needs_admin_deactivation() {
     let review = Review::new().await;
     review.approve().await;
     let before = review.history().await.len();

@@ -76,7 +76,7 @@ pub struct ReviewPage {
     own_project: bool,
     sources: Vec<SourceLink>,
     member_count: i64,
-    /// Whether a site admin's deactivation stands, which only an admin may lift.
+    /// Whether a site admin deactivated the project, which only an admin may undo.
     admin_deactivated: bool,
     history: Vec<HistoryRow>,
     comment: String,
@@ -197,8 +197,8 @@ pub async fn remove_approval(
 
 /// `POST /admin/approvals/<slug>/deactivate/`: closes the project to new members and
 /// takes it out of the directory. Existing members keep access until they leave. The
-/// deactivation stands until an admin reactivates the project: its coordinator cannot
-/// undo it, even when they had closed the project themselves before.
+/// project stays inactive until an admin reactivates it: its coordinator cannot undo
+/// the deactivation, even when they had closed the project themselves before.
 pub async fn deactivate(
     State(state): State<AppState>,
     AdminMember(admin): AdminMember,
@@ -206,7 +206,7 @@ pub async fn deactivate(
     form: FormBody,
 ) -> Result<Response, PageError> {
     let project = find_project(&state, &slug).await?;
-    if approvals::admin_deactivation_stands(&state.db, project.id).await? {
+    if approvals::is_admin_deactivated(&state.db, project.id).await? {
         return Ok(back_to_review(
             &state,
             &project,
@@ -226,12 +226,11 @@ pub async fn reactivate(
     form: FormBody,
 ) -> Result<Response, PageError> {
     let project = find_project(&state, &slug).await?;
-    if !approvals::admin_deactivation_stands(&state.db, project.id).await? {
+    if !approvals::is_admin_deactivated(&state.db, project.id).await? {
         return Ok(back_to_review(
             &state,
             &project,
-            "No site admin deactivation stands on this project, so there is nothing to \
-             reactivate.",
+            "No site admin deactivated this project, so there is nothing to reactivate.",
         ));
     }
     toggle_activation(&state, &admin, &project, ApprovalAction::Reactivated, &form).await
@@ -432,7 +431,7 @@ async fn render_review(
     let member_count = crate::db::memberships::count_active(&mut conn, project.id).await?;
     drop(conn);
     let history = HistoryRow::list(approvals::history(&state.db, project.id).await?);
-    let admin_deactivated = approvals::admin_deactivation_stands(&state.db, project.id).await?;
+    let admin_deactivated = approvals::is_admin_deactivated(&state.db, project.id).await?;
     Ok(ReviewPage {
         admin_deactivated,
         ctx,

@@ -64,8 +64,10 @@ pub async fn update_project(
     };
 
     let mut checked = check_submission(&state, &submission, Some(project.id)).await?;
-    // A site admin's deactivation stands until an admin lifts it; the coordinator may
-    // still close and reopen the project themselves when none stands.
+    // Only an admin may undo a site admin's deactivation. Without one, the coordinator
+    // closes and reopens the project themselves.
+    // NOTE: the check and the save below are separate statements, so an admin who
+    // deactivates the project between them is overwritten by this save.
     let turns_active = match &checked {
         Ok(checked) => checked.config.active,
         Err(_) => {
@@ -73,10 +75,15 @@ pub async fn update_project(
             active.is_empty() || parse_bool(active) == Some(true)
         }
     };
-    if turns_active && approvals::admin_deactivation_stands(&state.db, project.id).await? {
+    if turns_active && approvals::is_admin_deactivated(&state.db, project.id).await? {
         let mut errors = checked.err().unwrap_or_default();
         errors.add("active", ADMIN_DEACTIVATED);
         checked = Err(errors);
+        tracing::info!(
+            project.id = project.id,
+            member.id = member.id,
+            "activation rejected: a site admin deactivated the project"
+        );
     }
     let checked = match checked {
         Ok(checked) => checked,
