@@ -173,9 +173,10 @@ pub async fn submit(
 
 /// Records an admin's (or the operator's) decision on a project in one transaction.
 /// The approval state moves from `from` (any state when `None`) and the approved flag
-/// follows it, or [`ApprovalAction::Deactivated`] clears the active flag instead. The
-/// history entry and `email` are written in the same transaction. Returns `false`,
-/// changing nothing, when the project was no longer in state `from`.
+/// follows it; [`ApprovalAction::Deactivated`] and [`ApprovalAction::Reactivated`]
+/// clear or set the active flag instead. The history entry and `email` are written in
+/// the same transaction. Returns `false`, changing nothing, when the project was no
+/// longer in state `from`, or when it was deactivated (or reactivated) meanwhile.
 #[allow(clippy::too_many_arguments)]
 pub async fn record_decision(
     db: &Db,
@@ -212,7 +213,14 @@ pub async fn record_decision(
             .execute(&mut *tx)
             .await?;
     } else {
-        sqlx::query("UPDATE projects SET active = 0, updated_at = $1 WHERE id = $2")
+        let reactivating = action == ApprovalAction::Reactivated;
+        // Deactivating needs a project that no admin deactivated yet, and reactivating
+        // needs one that an admin deactivated.
+        if is_deactivated(&mut tx, project_id).await? != reactivating {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE projects SET active = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(reactivating))
             .bind(now)
             .bind(project_id)
             .execute(&mut *tx)
@@ -223,6 +231,27 @@ pub async fn record_decision(
     crate::jobs::enqueue_email(&mut *tx, email, now).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Checks whether a site admin deactivated the project and no admin reactivated it
+/// since: the latest deactivation or reactivation in its history is a deactivation.
+/// While it is, only an admin may make the project active again.
+pub async fn is_admin_deactivated(db: &Db, project_id: i64) -> sqlx::Result<bool> {
+    let mut conn = db.pool.acquire().await?;
+    is_deactivated(&mut conn, project_id).await
+}
+
+async fn is_deactivated(conn: &mut AnyConnection, project_id: i64) -> sqlx::Result<bool> {
+    let last: Option<(String,)> = sqlx::query_as(
+        "SELECT action FROM approval_events WHERE project_id = $1 AND action IN ($2, $3) \
+         ORDER BY at DESC, id DESC LIMIT 1",
+    )
+    .bind(project_id)
+    .bind(ApprovalAction::Deactivated.as_str())
+    .bind(ApprovalAction::Reactivated.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(last.is_some_and(|(action,)| action == ApprovalAction::Deactivated.as_str()))
 }
 
 /// Saves the reviewer's link to a public discussion of the project.

@@ -170,6 +170,10 @@ pub fn router(state: AppState) -> Router {
             "/admin/approvals/{slug}/deactivate/",
             post(admin::deactivate),
         )
+        .route(
+            "/admin/approvals/{slug}/reactivate/",
+            post(admin::reactivate),
+        )
         .route("/admin/members/", get(admin::members::members_page))
         .route(
             "/admin/members/{member_id}/suspend/",

@@ -248,11 +248,7 @@ impl FromRequestParts<AppState> for CurrentMember {
     async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Response> {
         match parts.extensions.get::<SessionMember>() {
             Some(SessionMember(Some(member))) => Ok(CurrentMember(member.clone())),
-            _ => {
-                let next = login_return_path(parts);
-                let target = format!("/account/login/?next={}", urlencode(&next));
-                Err(Redirect::to(&target).into_response())
-            }
+            _ => Err(login_redirect(&login_return_path(parts))),
         }
     }
 }
@@ -269,6 +265,12 @@ impl OptionalFromRequestParts<AppState> for CurrentMember {
             _ => None,
         })
     }
+}
+
+/// Redirects (303) to the login page, which returns to `next` (a local path) after
+/// login.
+pub fn login_redirect(next: &str) -> Response {
+    Redirect::to(&format!("/account/login/?next={}", urlencode(next))).into_response()
 }
 
 /// Where the login page returns to: the requested page for a GET. A form submission
@@ -289,7 +291,8 @@ fn login_return_path(parts: &Parts) -> String {
     "/".to_string()
 }
 
-/// A site admin. Anyone else gets 404, so the admin pages' existence is not revealed.
+/// A site admin. An anonymous visitor is redirected to log in; any other member gets
+/// 404, so the admin pages' existence is not revealed to them.
 #[derive(Debug, Clone)]
 pub struct AdminMember(pub Member);
 

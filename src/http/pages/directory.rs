@@ -19,7 +19,9 @@ use crate::domain::forms::{FieldErrors, parse_bool};
 use crate::http::badges::badge_path;
 use crate::http::error::{PageError, error_page};
 use crate::http::form::FormBody;
-use crate::http::session::{CurrentMember, FlashKind, PageContext, redirect_with_flash, urlencode};
+use crate::http::session::{
+    CurrentMember, FlashKind, PageContext, login_redirect, redirect_with_flash, urlencode,
+};
 use crate::mail::{Email, new_message_id};
 
 /// Projects on one directory page.
@@ -200,11 +202,16 @@ pub async fn activity_page(
 pub async fn contact_project(
     State(state): State<AppState>,
     ctx: PageContext,
-    CurrentMember(member): CurrentMember,
+    viewer: Option<CurrentMember>,
     Path(slug): Path<String>,
     form: FormBody,
 ) -> Result<Response, PageError> {
     let project = find_project(&state, &slug).await?;
+    // The form cannot be posted again after login, so the login page returns to the
+    // project's page, where the member can write their message.
+    let Some(CurrentMember(member)) = viewer else {
+        return Ok(login_redirect(&activity_path(&project.slug)));
+    };
     let viewer = CurrentMember(member.clone());
     let Some(membership) = active_membership(&state, &project, Some(&viewer)).await? else {
         return Ok(error_page(

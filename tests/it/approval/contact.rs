@@ -62,6 +62,12 @@ async fn reply_to_only_when_shared() {
         page.contains("contact-form"),
         "a member sees the form: {page}"
     );
+    assert!(
+        page.contains("You are a member of this project.")
+            && page.contains("href=\"/member/me/connections/\""),
+        "a member is told they joined: {page}"
+    );
+    assert!(!page.contains("id=\"join\""), "no join button for a member");
 
     let shared = contact(
         &review,
@@ -121,6 +127,11 @@ async fn non_members_are_refused() {
         .await
         .unwrap();
     assert!(!page.contains("contact-form"), "{page}");
+    assert!(
+        page.contains("id=\"join\""),
+        "a non-member may join: {page}"
+    );
+    assert!(!page.contains("You are a member"));
 
     let refused = contact(&review, &outsider_client, &[("message", "Hello?")]).await;
     assert_eq!(refused.status(), 403);
@@ -131,7 +142,11 @@ async fn non_members_are_refused() {
     )
     .await;
     assert_eq!(anonymous.status(), 303);
-    assert!(location(&anonymous).starts_with("/account/login/"));
+    assert_eq!(
+        location(&anonymous),
+        format!("/account/login/?next=%2Factivity%2F{}%2F", review.slug()),
+        "after login the member returns to the project's page"
+    );
 
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE kind = 'send_email'")

@@ -4,6 +4,7 @@
 mod browser;
 mod cap;
 mod contact;
+mod deactivation;
 mod directory;
 mod document;
 mod suspension;
@@ -16,7 +17,9 @@ use openhumans::domain::project::ProjectConfig;
 use reqwest::multipart::{Form, Part};
 
 use crate::oauth2::Setup;
+use crate::support::eventually;
 use crate::support::fixtures::{self, TestMember};
+use crate::support::mail::{ReceivedEmail, read_outbox};
 
 /// A minimal file that starts with the PDF signature.
 pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n";
@@ -153,4 +156,19 @@ impl Review {
 /// Returns the `Location` of a redirect.
 pub fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// Waits for an email to the project's contact address whose subject contains `part`.
+pub async fn contact_email_with(review: &Review, part: &str) -> ReceivedEmail {
+    let dir = review.setup.app.outbox_dir();
+    eventually(
+        std::time::Duration::from_secs(15),
+        &format!("an email about {part:?}"),
+        || async {
+            read_outbox(&dir)
+                .into_iter()
+                .find(|email| email.to.contains("lab@example.org") && email.subject.contains(part))
+        },
+    )
+    .await
 }

@@ -2,25 +2,8 @@
 
 use openhumans::domain::approval::{ApprovalAction, ApprovalState};
 
-use super::{Review, location};
+use super::{Review, contact_email_with, location};
 use crate::admin::admin;
-use crate::support::eventually;
-use crate::support::mail::{ReceivedEmail, read_outbox};
-
-/// Waits for an email to the project's contact address whose subject contains `part`.
-async fn contact_email_with(review: &Review, part: &str) -> ReceivedEmail {
-    let dir = review.setup.app.outbox_dir();
-    eventually(
-        std::time::Duration::from_secs(15),
-        &format!("an email about {part:?}"),
-        || async {
-            read_outbox(&dir)
-                .into_iter()
-                .find(|email| email.to.contains("lab@example.org") && email.subject.contains(part))
-        },
-    )
-    .await
-}
 
 #[tokio::test]
 async fn submission_moves_draft_to_review() {
@@ -126,6 +109,24 @@ async fn study_must_name_ethics_approval() {
     assert!(
         html.contains("lab@example.org"),
         "the review page shows every field"
+    );
+
+    let own = review
+        .coordinator_client
+        .get(review.url(&review.approval_path()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        own.contains("<dd id=\"ethics-board\">Example University IRB</dd>"),
+        "the coordinator sees the board they entered: {own}"
+    );
+    assert!(
+        own.contains("<dd id=\"ethics-reference\">IRB-2026-042</dd>"),
+        "the coordinator sees the reference they entered"
     );
 }
 
@@ -252,6 +253,7 @@ async fn non_admins_get_404_on_admin_pages() {
         format!("{}decide/", review.review_path()),
         format!("{}remove-approval/", review.review_path()),
         format!("{}deactivate/", review.review_path()),
+        format!("{}reactivate/", review.review_path()),
         format!("/admin/members/{member_id}/suspend/"),
         format!("/admin/members/{member_id}/unsuspend/"),
     ];

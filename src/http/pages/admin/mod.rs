@@ -1,8 +1,8 @@
 //! Site admin pages: the queue of projects in review, the review page with its
 //! decisions, and member suspension.
 //!
-//! Every handler takes [`AdminMember`], so anyone else gets 404 and the pages' existence
-//! is not revealed.
+//! Every handler takes [`AdminMember`]: an anonymous visitor is sent to log in, and
+//! any other member gets 404, so the pages' existence is not revealed to them.
 
 pub mod members;
 
@@ -76,6 +76,8 @@ pub struct ReviewPage {
     own_project: bool,
     sources: Vec<SourceLink>,
     member_count: i64,
+    /// Whether a site admin deactivated the project, which only an admin may undo.
+    admin_deactivated: bool,
     history: Vec<HistoryRow>,
     comment: String,
     discussion_url: String,
@@ -194,7 +196,9 @@ pub async fn remove_approval(
 }
 
 /// `POST /admin/approvals/<slug>/deactivate/`: closes the project to new members and
-/// takes it out of the directory. Existing members keep access until they leave.
+/// takes it out of the directory. Existing members keep access until they leave. The
+/// project stays inactive until an admin reactivates it: its coordinator cannot undo
+/// the deactivation, even when they had closed the project themselves before.
 pub async fn deactivate(
     State(state): State<AppState>,
     AdminMember(admin): AdminMember,
@@ -202,17 +206,47 @@ pub async fn deactivate(
     form: FormBody,
 ) -> Result<Response, PageError> {
     let project = find_project(&state, &slug).await?;
-    let comment = form.optional("comment").unwrap_or_default().to_string();
-    if !project.config.active {
+    if approvals::is_admin_deactivated(&state.db, project.id).await? {
         return Ok(back_to_review(
             &state,
             &project,
-            "The project is inactive already.",
+            "A site admin deactivated this project already.",
         ));
     }
-    let action = ApprovalAction::Deactivated;
-    let decided = record(&state, &project, &admin, action, None, &comment).await?;
-    Ok(after_decision(&state, &project, action, decided))
+    toggle_activation(&state, &admin, &project, ApprovalAction::Deactivated, &form).await
+}
+
+/// `POST /admin/approvals/<slug>/reactivate/`: lifts an admin's deactivation, making the
+/// project active again, so it accepts new members and, when approved, is listed in
+/// the directory.
+pub async fn reactivate(
+    State(state): State<AppState>,
+    AdminMember(admin): AdminMember,
+    Path(slug): Path<String>,
+    form: FormBody,
+) -> Result<Response, PageError> {
+    let project = find_project(&state, &slug).await?;
+    if !approvals::is_admin_deactivated(&state.db, project.id).await? {
+        return Ok(back_to_review(
+            &state,
+            &project,
+            "No site admin deactivated this project, so there is nothing to reactivate.",
+        ));
+    }
+    toggle_activation(&state, &admin, &project, ApprovalAction::Reactivated, &form).await
+}
+
+/// Records a deactivation or reactivation with the form's optional comment.
+async fn toggle_activation(
+    state: &AppState,
+    admin: &crate::db::members::Member,
+    project: &Project,
+    action: ApprovalAction,
+    form: &FormBody,
+) -> Result<Response, PageError> {
+    let comment = form.optional("comment").unwrap_or_default().to_string();
+    let decided = record(state, project, admin, action, None, &comment).await?;
+    Ok(after_decision(state, project, action, decided))
 }
 
 /// Builds the email that notifies a project's contact address of a decision.
@@ -254,6 +288,13 @@ pub fn decision_email(
                 "A site admin deactivated {name}. New members cannot join it and it is \
                  not listed in the directory. Existing members keep their access until \
                  they leave."
+            ),
+        ),
+        ApprovalAction::Reactivated => (
+            format!("{name} was reactivated"),
+            format!(
+                "A site admin reactivated {name}. New members can join it again, and it \
+                 is listed in the directory once approved."
             ),
         ),
         ApprovalAction::Submitted => (
@@ -390,7 +431,9 @@ async fn render_review(
     let member_count = crate::db::memberships::count_active(&mut conn, project.id).await?;
     drop(conn);
     let history = HistoryRow::list(approvals::history(&state.db, project.id).await?);
+    let admin_deactivated = approvals::is_admin_deactivated(&state.db, project.id).await?;
     Ok(ReviewPage {
+        admin_deactivated,
         ctx,
         own_project: project.coordinator_id == admin.id,
         coordinator,

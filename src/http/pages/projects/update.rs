@@ -8,12 +8,17 @@ use axum::response::Response;
 use super::form::{ProjectFormPage, check_submission, read_submission};
 use super::{detail_path, load_managed_project};
 use crate::app::AppState;
+use crate::db::approvals;
 use crate::db::projects::{self, Project};
-use crate::domain::forms::FieldErrors;
+use crate::domain::forms::{FieldErrors, parse_bool};
 use crate::domain::project::ProjectInput;
 use crate::http::badges::{badge_path, store_badge};
 use crate::http::error::PageError;
 use crate::http::session::{CurrentMember, FlashKind, PageContext, redirect_with_flash};
+
+/// The field error shown to a coordinator who makes an admin-deactivated project active.
+const ADMIN_DEACTIVATED: &str = "A site admin deactivated this project; ask them to reactivate it. Until then it \
+     stays inactive.";
 
 fn form_page(ctx: PageContext, project: &Project, input: ProjectInput) -> ProjectFormPage {
     ProjectFormPage {
@@ -58,7 +63,29 @@ pub async fn update_project(
         Err(response) => return Ok(response),
     };
 
-    let checked = match check_submission(&state, &submission, Some(project.id)).await? {
+    let mut checked = check_submission(&state, &submission, Some(project.id)).await?;
+    // Only an admin may undo a site admin's deactivation. Without one, the coordinator
+    // closes and reopens the project themselves.
+    // NOTE: the check and the save below are separate statements, so an admin who
+    // deactivates the project between them is overwritten by this save.
+    let turns_active = match &checked {
+        Ok(checked) => checked.config.active,
+        Err(_) => {
+            let active = submission.input.active.trim();
+            active.is_empty() || parse_bool(active) == Some(true)
+        }
+    };
+    if turns_active && approvals::is_admin_deactivated(&state.db, project.id).await? {
+        let mut errors = checked.err().unwrap_or_default();
+        errors.add("active", ADMIN_DEACTIVATED);
+        checked = Err(errors);
+        tracing::info!(
+            project.id = project.id,
+            member.id = member.id,
+            "activation rejected: a site admin deactivated the project"
+        );
+    }
+    let checked = match checked {
         Ok(checked) => checked,
         Err(errors) => {
             let mut page = form_page(ctx, &project, submission.input);
