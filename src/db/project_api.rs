@@ -35,6 +35,34 @@ pub async fn find_by_master_token(
     }))
 }
 
+/// Returns the stored hash of a project's current master token.
+pub async fn master_token_hash(db: &Db, project_id: i64) -> sqlx::Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT master_token_hash FROM projects WHERE id = $1")
+            .bind(project_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.and_then(|(hash,)| hash))
+}
+
+/// Returns what an exchange credential is bound to: the project's current master
+/// token hash and when the membership was last authorized.
+pub async fn exchange_binding(
+    db: &Db,
+    project_id: i64,
+    project_member_id: &str,
+) -> sqlx::Result<Option<(Option<String>, Option<Micros>)>> {
+    sqlx::query_as(
+        "SELECT p.master_token_hash, m.authorized_at FROM projects p \
+         JOIN memberships m ON m.project_id = p.id \
+         WHERE p.id = $1 AND m.project_member_id = $2",
+    )
+    .bind(project_id)
+    .bind(project_member_id)
+    .fetch_optional(&db.pool)
+    .await
+}
+
 /// SQL condition selecting the active memberships of project `$1`: joined,
 /// authorized, not revoked, with an active member account.
 const ACTIVE_MEMBERS: &str = "FROM memberships m JOIN members u ON u.id = m.member_id \

@@ -14,6 +14,9 @@ use crate::domain::webhooks::{DELIVERY_JOB, MAX_ATTEMPTS};
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
+/// Never sent, because the member authorized the project again after the withdrawal
+/// it reports. A project acting on it would erase an active member's data.
+pub const SUPERSEDED: &str = "superseded";
 
 /// A stored delivery.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -91,17 +94,106 @@ async fn queue_job(conn: &mut AnyConnection, delivery_id: i64, now: Micros) -> s
     queue::insert(&mut *conn, DELIVERY_JOB, &payload, MAX_ATTEMPTS, now, now).await
 }
 
+/// Checks whether the member authorized the project again after the withdrawal a
+/// delivery reports. That is so when the membership is active now, because a
+/// withdrawal ends it, or when it was authorized after the withdrawal.
+pub async fn is_superseded(conn: &mut AnyConnection, delivery: &Delivery) -> sqlx::Result<bool> {
+    let withdrawn_at: Option<(i64,)> = match delivery.withdrawal_id {
+        Some(id) => {
+            sqlx::query_as("SELECT at FROM withdrawals WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        None => None,
+    };
+    let withdrawn_at = withdrawn_at.map_or(delivery.created_at, |(at,)| at);
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM memberships WHERE project_id = $1 AND project_member_id = $2 \
+         AND ((authorized = 1 AND revoked = 0) OR authorized_at > $3)",
+    )
+    .bind(delivery.project_id)
+    .bind(&delivery.project_member_id)
+    .bind(withdrawn_at)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(count > 0)
+}
+
+/// Marks every pending delivery of a membership superseded, inside the caller's
+/// transaction, when the member authorizes the project again. Their jobs then end
+/// without sending.
+pub async fn supersede_pending(
+    conn: &mut AnyConnection,
+    project_id: i64,
+    project_member_id: &str,
+    now: Micros,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE webhook_deliveries SET state = $1, finished_at = $2 \
+         WHERE project_id = $3 AND project_member_id = $4 AND state = $5",
+    )
+    .bind(SUPERSEDED)
+    .bind(now)
+    .bind(project_id)
+    .bind(project_member_id)
+    .bind(PENDING)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Outcome of a redelivery request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redelivery {
+    Queued,
+    /// The project has no such delivery.
+    NotFound,
+    /// The member came back after the withdrawal, so it is not sent again.
+    Superseded,
+}
+
+/// Returns when the next attempt of a pending delivery is due, if one is waiting.
+pub async fn next_attempt_at(db: &Db, delivery_id: i64) -> sqlx::Result<Option<Micros>> {
+    let payload =
+        serde_json::to_string(&DeliveryJob { delivery_id }).expect("a delivery job serializes");
+    let (next,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MIN(run_at) FROM jobs WHERE kind = $1 AND payload = $2 AND state = 'queued'",
+    )
+    .bind(DELIVERY_JOB)
+    .bind(&payload)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(next)
+}
+
 /// Queues one more round of attempts for a project's delivery, with the same
 /// `webhook-id` and body. A retry already waiting is brought forward instead of a
-/// second job being queued, so one redelivery never sends the message twice. Returns
-/// false when the project has no such delivery.
+/// second job being queued, so one redelivery never sends the message twice. A
+/// delivery superseded by the member's return is marked so and not queued.
 pub async fn redeliver(
     db: &Db,
     project_id: i64,
     delivery_id: i64,
     now: Micros,
-) -> sqlx::Result<bool> {
+) -> sqlx::Result<Redelivery> {
     let mut tx = db.begin_write().await?;
+    let sql = format!("SELECT {COLUMNS} FROM webhook_deliveries WHERE id = $1 AND project_id = $2");
+    let found: Option<Delivery> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(delivery_id)
+        .bind(project_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(delivery) = found else {
+        return Ok(Redelivery::NotFound);
+    };
+    if delivery.state == SUPERSEDED || is_superseded(&mut tx, &delivery).await? {
+        if delivery.state != SUPERSEDED {
+            finish_in(&mut tx, delivery_id, SUPERSEDED, now).await?;
+            tx.commit().await?;
+        }
+        return Ok(Redelivery::Superseded);
+    }
     let updated = sqlx::query(
         "UPDATE webhook_deliveries SET state = $1, finished_at = NULL \
          WHERE id = $2 AND project_id = $3",
@@ -112,7 +204,7 @@ pub async fn redeliver(
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() != 1 {
-        return Ok(false);
+        return Ok(Redelivery::NotFound);
     }
 
     let payload =
@@ -137,7 +229,7 @@ pub async fn redeliver(
         queue_job(&mut tx, delivery_id, now).await?;
     }
     tx.commit().await?;
-    Ok(true)
+    Ok(Redelivery::Queued)
 }
 
 pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<Delivery>> {
@@ -176,13 +268,23 @@ pub async fn record_attempt(
     Ok(())
 }
 
-/// Marks a delivery delivered or failed for good.
+/// Marks a delivery delivered, failed or superseded for good.
 pub async fn finish(db: &Db, delivery_id: i64, state: &str, now: Micros) -> sqlx::Result<()> {
+    let mut conn = db.pool.acquire().await?;
+    finish_in(&mut conn, delivery_id, state, now).await
+}
+
+async fn finish_in(
+    conn: &mut AnyConnection,
+    delivery_id: i64,
+    state: &str,
+    now: Micros,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE webhook_deliveries SET state = $1, finished_at = $2 WHERE id = $3")
         .bind(state)
         .bind(now)
         .bind(delivery_id)
-        .execute(&db.pool)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::clock::SECOND;
 use crate::db::jobs::ClaimedJob;
 use crate::db::projects;
-use crate::db::webhooks::{self, DELIVERED, DeliveryJob, FAILED};
+use crate::db::webhooks::{self, DELIVERED, DeliveryJob, FAILED, SUPERSEDED};
 use crate::domain::webhooks::{
     OPEN_HUMANS_SIGNATURE_HEADER, open_humans_signature, standard_signature,
 };
@@ -20,7 +20,9 @@ use crate::http::webhook_client::{self, SendError};
 /// Runs one attempt of a delivery. A 2xx response delivers it. A 410 Gone turns the
 /// project's webhook off and fails the delivery; any other response or a network
 /// failure is retried. A URL the address guard rejects, a project without a webhook or
-/// with its webhook off, or a missing delivery fails for good.
+/// with its webhook off, or a missing delivery fails for good. A delivery whose member
+/// authorized the project again after the withdrawal is never sent, and it is marked
+/// superseded.
 pub async fn deliver(state: &AppState, job: &ClaimedJob) -> Result<Option<String>, JobError> {
     let payload: DeliveryJob = serde_json::from_str(&job.payload)
         .map_err(|error| JobError::Permanent(format!("invalid delivery payload: {error}")))?;
@@ -30,6 +32,23 @@ pub async fn deliver(state: &AppState, job: &ClaimedJob) -> Result<Option<String
         .ok_or_else(|| {
             JobError::Permanent(format!("delivery {} not found", payload.delivery_id))
         })?;
+    let superseded = delivery.state == SUPERSEDED || {
+        let mut conn = state.db.pool.acquire().await.map_err(retry)?;
+        webhooks::is_superseded(&mut conn, &delivery)
+            .await
+            .map_err(retry)?
+    };
+    if superseded {
+        webhooks::finish(&state.db, delivery.id, SUPERSEDED, state.clock.now())
+            .await
+            .map_err(retry)?;
+        tracing::info!(
+            project.id = delivery.project_id,
+            delivery.id = delivery.id,
+            "webhook superseded: the member authorized the project again"
+        );
+        return Ok(None);
+    }
     let project = projects::find_by_id(&state.db, delivery.project_id)
         .await
         .map_err(retry)?

@@ -98,6 +98,15 @@ pub async fn consent_and_issue_code(
                 None => memberships::find_or_create(&mut tx, project_id, member_id, now).await?,
             };
             memberships::authorize(&mut tx, membership.id, &project.requested, now).await?;
+            // A withdrawal webhook still waiting to be sent would tell the project to
+            // erase a member who is back; it must not go out.
+            crate::db::webhooks::supersede_pending(
+                &mut tx,
+                project_id,
+                &membership.project_member_id,
+                now,
+            )
+            .await?;
             memberships::find_by_id(&mut tx, membership.id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("membership {} vanished", membership.id))?

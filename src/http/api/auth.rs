@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::clock::{HOUR, Micros};
+use crate::crypto::constant_time_eq;
 use crate::db::memberships::Membership;
 use crate::db::projects::{self, Project};
 use crate::db::{oauth2, project_api};
@@ -22,6 +23,7 @@ use crate::db::{oauth2, project_api};
 pub const EXCHANGE_CREDENTIAL_LIFETIME: Micros = HOUR;
 
 const EXCHANGE_CREDENTIAL_PURPOSE: &str = "exchange-member-credential";
+const EXCHANGE_BINDING_PURPOSE: &str = "exchange-member-binding";
 
 /// Path of the only endpoint that accepts an exchange credential.
 pub const EXCHANGE_MEMBER_PATH: &str = "/api/direct-sharing/project/exchange-member/";
@@ -75,7 +77,16 @@ impl FromRequestParts<AppState> for ApiAuth {
             if parts.uri.path() != EXCHANGE_MEMBER_PATH {
                 return Err(invalid_token());
             }
-            let (project_id, project_member_id) = scoped?;
+            let (project_id, project_member_id, tag) = scoped?;
+            let binding =
+                project_api::exchange_binding(&state.db, project_id, &project_member_id).await?;
+            let Some((master_hash, authorized_at)) = binding else {
+                return Err(invalid_token());
+            };
+            let expected = exchange_tag(state, master_hash.as_deref(), authorized_at);
+            if !constant_time_eq(&tag, &expected) {
+                return Err(invalid_token());
+            }
             let project = load_project(state, project_id).await?;
             return Ok(ApiAuth {
                 project,
@@ -106,35 +117,60 @@ impl FromRequestParts<AppState> for ApiAuth {
 }
 
 /// Mints the credential of an `exchange_member` URL: valid one hour from `now`, for
-/// reading `project_member_id` in `project_id` on exchange-member only.
+/// reading `project_member_id` in `project_id` on exchange-member only. It is bound
+/// to the master token it was minted under (`master_hash`, the stored hash) and to
+/// the membership's last authorization, so rotating the master token or the member
+/// leaving ends it, even if they later rejoin.
 pub fn mint_exchange_credential(
     state: &AppState,
     project_id: i64,
     project_member_id: &str,
+    master_hash: Option<&str>,
+    authorized_at: Option<Micros>,
     now: Micros,
 ) -> String {
     let expires_at = now + EXCHANGE_CREDENTIAL_LIFETIME;
-    let value = format!("x-{project_id}-{project_member_id}-{expires_at}");
+    let tag = exchange_tag(state, master_hash, authorized_at);
+    let value = format!("x-{project_id}-{project_member_id}-{expires_at}-{tag}");
     state.key.sign(EXCHANGE_CREDENTIAL_PURPOSE, &value)
 }
 
-/// Checks an exchange credential. Returns `None` when `token` is not one (so other
-/// credential kinds are tried), or the project id and `project_member_id` it grants,
-/// or a 401 when it has expired.
+/// Computes a short tag of what an exchange credential is bound to. The credential is
+/// signed, so the tag only has to change when the master token or the authorization
+/// does.
+fn exchange_tag(
+    state: &AppState,
+    master_hash: Option<&str>,
+    authorized_at: Option<Micros>,
+) -> String {
+    let binding = format!(
+        "{}:{}",
+        master_hash.unwrap_or(""),
+        authorized_at.map_or_else(String::new, |at| at.to_string())
+    );
+    let mut tag = state.key.hash(EXCHANGE_BINDING_PURPOSE, &binding);
+    tag.truncate(16);
+    tag
+}
+
+/// Checks an exchange credential's signature and expiry. Returns `None` when `token`
+/// is not one (so other credential kinds are tried), or the project id,
+/// `project_member_id` and binding tag it carries, or a 401 when it has expired.
 fn verify_exchange_credential(
     state: &AppState,
     token: &str,
     now: Micros,
-) -> Option<Result<(i64, String), ApiError>> {
+) -> Option<Result<(i64, String, String), ApiError>> {
     let value = state.key.verify(EXCHANGE_CREDENTIAL_PURPOSE, token)?;
-    let mut parts = value.strip_prefix("x-")?.splitn(3, '-');
+    let mut parts = value.strip_prefix("x-")?.splitn(4, '-');
     let project_id: i64 = parts.next()?.parse().ok()?;
     let project_member_id = parts.next()?.to_string();
     let expires_at: Micros = parts.next()?.parse().ok()?;
+    let tag = parts.next()?.to_string();
     if now >= expires_at {
         return Some(Err(ApiError::Unauthorized("Expired token.".into())));
     }
-    Some(Ok((project_id, project_member_id)))
+    Some(Ok((project_id, project_member_id, tag)))
 }
 
 /// Reads the token from `?access_token=` (last value) or else from

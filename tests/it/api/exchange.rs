@@ -326,3 +326,59 @@ async fn head_of_download_is_not_logged() {
         .unwrap();
     assert_eq!(logged, 1);
 }
+
+/// Returns the credential of the first member's `exchange_member` URL.
+async fn exchange_link(api: &ApiSetup, master_token: &str) -> String {
+    let members: Value = api
+        .get("members/", master_token, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    members["results"][0]["exchange_member"]
+        .as_str()
+        .expect("an exchange_member link")
+        .to_string()
+}
+
+#[tokio::test]
+async fn regenerated_master_token_ends_exchange_credentials() {
+    let api = ApiSetup::new().await;
+    let link = exchange_link(&api, &api.master_token).await;
+    assert_eq!(reqwest::get(&link).await.unwrap().status(), 200);
+
+    let rotated = super::master_token(api.app(), api.project_id()).await;
+    assert_eq!(api.get("", &api.master_token, &[]).await.status(), 401);
+    let stale = reqwest::get(&link).await.unwrap();
+    assert_eq!(stale.status(), 401);
+    assert!(stale.text().await.unwrap().contains("Invalid token."));
+
+    let fresh = exchange_link(&api, &rotated).await;
+    assert_eq!(reqwest::get(&fresh).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn exchange_credential_ends_when_member_leaves_and_rejoins() {
+    let api = ApiSetup::new().await;
+    let link = exchange_link(&api, &api.master_token).await;
+    assert_eq!(reqwest::get(&link).await.unwrap().status(), 200);
+
+    leave(&api).await;
+    assert!(
+        reqwest::get(&link)
+            .await
+            .unwrap()
+            .status()
+            .is_client_error()
+    );
+    api.app().clock().advance(openhumans::clock::SECOND);
+    api.setup.code(&[]).await;
+    let active = crate::oauth2::membership(api.app(), api.project_id(), api.setup.member.id)
+        .await
+        .unwrap();
+    assert_eq!(active.project_member_id, api.project_member_id);
+
+    assert_eq!(reqwest::get(&link).await.unwrap().status(), 401);
+    let fresh = exchange_link(&api, &api.master_token).await;
+    assert_eq!(reqwest::get(&fresh).await.unwrap().status(), 200);
+}

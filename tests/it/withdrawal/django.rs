@@ -176,7 +176,7 @@ async fn connect(test_name: &str) -> Connected {
     }
 }
 
-async fn log_in(browser: &Browser, app: &TestApp, member: &TestMember) {
+pub(super) async fn log_in(browser: &Browser, app: &TestApp, member: &TestMember) {
     browser.goto(&app.url("/account/login/")).await;
     browser.fill("login", &member.username).await;
     browser.fill("password", PASSWORD).await;

@@ -3,6 +3,7 @@
 use openhumans::db::withdrawals::{self, Withdrawal};
 
 use super::{joined, leave};
+use crate::support::browser::{Browser, DESKTOP, PHONE};
 use crate::support::fixtures;
 
 #[tokio::test]
@@ -70,4 +71,80 @@ async fn withdrawn_page_paginates_newest_first() {
     assert!(detail.contains(&path));
     let member_view = setup.browser.get(app.url(&path)).send().await.unwrap();
     assert_eq!(member_view.status(), 404, "only the coordinator sees it");
+}
+
+#[tokio::test]
+async fn one_withdrawal_is_counted_in_the_singular() {
+    let (setup, pmid) = joined(|_| {}).await;
+    let app = &setup.app;
+    leave(&setup, &pmid, &[]).await;
+    let coordinator = fixtures::logged_in_client(app, setup.coordinator.id).await;
+    let path = format!(
+        "/direct-sharing/projects/oauth2/{}/withdrawn/",
+        setup.project.slug
+    );
+
+    let html = coordinator
+        .get(app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(html.contains("1 withdrawal, newest first"), "{html}");
+}
+
+/// A pending delivery whose receiver refuses connections: the long error stays inside
+/// the card at desktop and phone widths, and the next attempt's time is shown.
+#[tokio::test]
+async fn long_delivery_errors_wrap_inside_the_card() {
+    // Nothing listens on port 9 of the loopback address, so the connection is refused.
+    let url = "http://127.0.0.1:9/a/rather/long/path/to/the/deauthorization/webhook/receiver/";
+    let (setup, pmid) = joined(|config| config.deauth_webhook = Some(url.to_string())).await;
+    let app = &setup.app;
+    leave(&setup, &pmid, &[]).await;
+    let job = super::wait_for_job_after(app, 1).await;
+    assert_eq!(job.state, "queued");
+    let path = format!(
+        "/direct-sharing/projects/oauth2/{}/webhooks/",
+        setup.project.slug
+    );
+
+    for (width_name, viewport) in [("desktop", DESKTOP), ("phone", PHONE)] {
+        let browser = Browser::start(&format!("deliveries_{width_name}")).await;
+        browser.set_viewport(viewport).await;
+        super::django::log_in(&browser, app, &setup.coordinator).await;
+        browser.goto(&app.url(&path)).await;
+        let text = browser.wait_for_text("Connection refused").await;
+        assert!(text.contains("Next attempt"), "{text}");
+        browser
+            .assert_no_horizontal_scroll("the deliveries page")
+            .await;
+        let overflow = browser
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll('.table-wrap')) \
+                 .map(w => w.scrollWidth - w.clientWidth);",
+                vec![],
+            )
+            .await
+            .expect("measuring the tables");
+        let overflow: Vec<i64> = serde_json::from_value(overflow).unwrap();
+        assert!(!overflow.is_empty());
+        assert!(
+            overflow.iter().all(|&extra| extra <= 0),
+            "{width_name}: the attempts table is wider than its card by {overflow:?} px"
+        );
+        browser
+            .client
+            .execute(
+                "document.querySelector('table.attempts').scrollIntoView();",
+                vec![],
+            )
+            .await
+            .expect("scrolling to the attempts");
+        browser.screenshot(width_name).await;
+    }
 }

@@ -8,7 +8,10 @@ use openhumans::clock::{DAY, HOUR};
 use openhumans::db::webhooks;
 use openhumans::domain::webhooks::MAX_ATTEMPTS;
 
-use super::{Receiver, SECRET, deliveries_page, joined, leave, run_due_jobs, wait_for_job_after};
+use super::{
+    Receiver, SECRET, deliveries_page, joined, leave, run_due_jobs, wait_for_idle_queue,
+    wait_for_job_after,
+};
 use crate::oauth2::{Setup, membership};
 use crate::projects::{post_form, set, valid_fields};
 use crate::support::{SharedDatabase, TestApp, eventually};
@@ -176,4 +179,126 @@ async fn wrong_secret_fails_until_fixed() {
         .unwrap();
     let statuses: Vec<_> = attempts.iter().map(|a| a.status_code).collect();
     assert_eq!(statuses, [Some(403), Some(200)]);
+}
+
+/// Leaves with a receiver that fails, so a retry waits, then authorizes the project
+/// again a second later with the same `project_member_id`. Returns the receiver, the
+/// setup, the `project_member_id` and the waiting job.
+async fn failed_then_rejoined() -> (Receiver, Setup, String, super::DeliveryJobRow) {
+    let receiver = Receiver::start().await;
+    receiver.respond_with(500);
+    let url = receiver.url();
+    let (setup, pmid) = joined(|config| config.deauth_webhook = Some(url)).await;
+    leave(&setup, &pmid, &[]).await;
+    let job = wait_for_job_after(&setup.app, 1).await;
+    assert_eq!(job.state, "queued");
+    setup.app.clock().advance(openhumans::clock::SECOND);
+    setup.code(&[]).await;
+    let back = membership(&setup.app, setup.project.id, setup.member.id)
+        .await
+        .unwrap();
+    assert_eq!(back.project_member_id, pmid);
+    (receiver, setup, pmid, job)
+}
+
+#[tokio::test]
+async fn waiting_retry_is_superseded_when_member_rejoins() {
+    let (receiver, setup, pmid, job) = failed_then_rejoined().await;
+    let app = &setup.app;
+
+    assert_eq!(
+        only_delivery(app, setup.project.id).await.state,
+        webhooks::SUPERSEDED
+    );
+    receiver.respond_with(200);
+    run_due_jobs(app, job.run_at);
+    let done = wait_for_job_after(app, 2).await;
+
+    assert_eq!(done.state, "done");
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "only the first, failed attempt"
+    );
+    let delivery = only_delivery(app, setup.project.id).await;
+    assert_eq!(delivery.state, webhooks::SUPERSEDED);
+    let html = deliveries_page(&setup).await;
+    assert!(
+        html.contains(&format!("<code>{pmid}</code>: superseded")),
+        "{html}"
+    );
+    assert!(html.contains("authorized the project again"), "{html}");
+    assert!(!html.contains("/redeliver/"), "{html}");
+}
+
+#[tokio::test]
+async fn pending_delivery_of_returned_member_is_not_sent() {
+    let (receiver, setup, _, job) = failed_then_rejoined().await;
+    let app = &setup.app;
+    // A delivery still marked pending (say, queued by a coordinator's redelivery as
+    // the member came back) is checked again when its attempt runs.
+    sqlx::query("UPDATE webhook_deliveries SET state = $1, finished_at = NULL")
+        .bind(webhooks::PENDING)
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+
+    receiver.respond_with(200);
+    run_due_jobs(app, job.run_at);
+    wait_for_job_after(app, 2).await;
+
+    assert_eq!(receiver.received().len(), 1);
+    let delivery = only_delivery(app, setup.project.id).await;
+    assert_eq!(delivery.state, webhooks::SUPERSEDED);
+    let attempts = webhooks::attempts(&app.state.db, delivery.id)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1);
+}
+
+#[tokio::test]
+async fn redeliver_refuses_withdrawal_of_returned_member() {
+    let receiver = Receiver::start().await;
+    let url = receiver.url();
+    let (setup, pmid) = joined(|config| config.deauth_webhook = Some(url)).await;
+    let app = &setup.app;
+    leave(&setup, &pmid, &[]).await;
+    let first = wait_for_job_after(app, 1).await;
+    assert_eq!(first.state, "done");
+    let delivery = only_delivery(app, setup.project.id).await;
+    assert_eq!(delivery.state, webhooks::DELIVERED);
+    app.clock().advance(openhumans::clock::SECOND);
+    setup.code(&[]).await;
+
+    let coordinator = crate::support::fixtures::logged_in_client(app, setup.coordinator.id).await;
+    let path = format!(
+        "/direct-sharing/projects/oauth2/{}/webhooks/",
+        setup.project.slug
+    );
+    let redeliver = coordinator
+        .post(app.url(&format!("{path}{}/redeliver/", delivery.id)))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redeliver.status(), 303);
+    let html = coordinator
+        .get(app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    assert!(
+        html.contains("This webhook was not sent again: the member authorized the project"),
+        "{html}"
+    );
+    wait_for_idle_queue(app).await;
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(
+        only_delivery(app, setup.project.id).await.state,
+        webhooks::SUPERSEDED
+    );
 }

@@ -29,7 +29,8 @@ pub struct MemberResponse {
     pub file_count: i64,
     /// An absolute URL that lists all of the member's files with a plain GET. It
     /// carries a credential valid one hour for that member only, never the master
-    /// token.
+    /// token; it stops working early when the master token is regenerated or the
+    /// member leaves.
     pub exchange_member: String,
     pub sources_shared: Vec<String>,
     /// Present only when the member shared their username.
@@ -79,9 +80,10 @@ pub async fn list_members(
     let list =
         project_api::list_active_members(&state.db, project_id, page.limit, page.offset).await?;
 
+    let master_hash = project_api::master_token_hash(&state.db, project_id).await?;
     let mut results = Vec::with_capacity(list.len());
     for membership in &list {
-        results.push(member_response(&state, membership, now).await?);
+        results.push(member_response(&state, membership, master_hash.as_deref(), now).await?);
     }
     Ok(Json(MembersPage {
         count,
@@ -94,6 +96,7 @@ pub async fn list_members(
 async fn member_response(
     state: &AppState,
     membership: &Membership,
+    master_hash: Option<&str>,
     now: crate::clock::Micros,
 ) -> Result<MemberResponse, ApiError> {
     let visible = VisibleFiles {
@@ -109,6 +112,8 @@ async fn member_response(
         state,
         membership.project_id,
         &membership.project_member_id,
+        master_hash,
+        membership.authorized_at,
         now,
     );
     let query = url::form_urlencoded::Serializer::new(String::new())

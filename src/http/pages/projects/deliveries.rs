@@ -11,7 +11,7 @@ use super::withdrawn::PageQuery;
 use crate::app::AppState;
 use crate::clock::human;
 use crate::db::projects::Project;
-use crate::db::webhooks;
+use crate::db::webhooks::{self, Redelivery};
 use crate::http::error::PageError;
 use crate::http::session::{CurrentMember, FlashKind, PageContext, redirect_with_flash};
 
@@ -36,6 +36,8 @@ pub struct DeliveryItem {
     pub body: String,
     pub state: String,
     pub created: String,
+    /// When the next attempt of a pending delivery is due.
+    pub next_attempt: Option<String>,
     pub attempts: Vec<AttemptItem>,
 }
 
@@ -82,6 +84,13 @@ pub async fn list_deliveries(
                 duration_ms: attempt.duration_ms,
             })
             .collect();
+        let next_attempt = if delivery.state == webhooks::PENDING {
+            webhooks::next_attempt_at(&state.db, delivery.id)
+                .await?
+                .map(human)
+        } else {
+            None
+        };
         deliveries.push(DeliveryItem {
             id: delivery.id,
             webhook_id: delivery.webhook_id,
@@ -89,6 +98,7 @@ pub async fn list_deliveries(
             body: delivery.body,
             state: delivery.state,
             created: human(delivery.created_at),
+            next_attempt,
             attempts,
         });
     }
@@ -113,8 +123,19 @@ pub async fn redeliver(
     let project = load_managed_project(&state, &member, &slug).await?;
     let delivery_id: i64 = delivery_id.parse().map_err(|_| PageError::NotFound)?;
     let now = state.clock.now();
-    if !webhooks::redeliver(&state.db, project.id, delivery_id, now).await? {
-        return Err(PageError::NotFound);
+    let back = format!("/direct-sharing/projects/oauth2/{}/webhooks/", project.slug);
+    match webhooks::redeliver(&state.db, project.id, delivery_id, now).await? {
+        Redelivery::Queued => {}
+        Redelivery::NotFound => return Err(PageError::NotFound),
+        Redelivery::Superseded => {
+            return Ok(redirect_with_flash(
+                &state,
+                &back,
+                FlashKind::Error,
+                "This webhook was not sent again: the member authorized the project again \
+                 after this withdrawal, so the project must keep their data.",
+            ));
+        }
     }
     state.job_signal.notify();
     tracing::info!(
@@ -125,7 +146,7 @@ pub async fn redeliver(
     );
     Ok(redirect_with_flash(
         &state,
-        &format!("/direct-sharing/projects/oauth2/{}/webhooks/", project.slug),
+        &back,
         FlashKind::Success,
         "The webhook was queued for delivery again, with the same webhook-id and body.",
     ))
