@@ -222,7 +222,11 @@ async fn daily_limit_answers_429() {
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(retry_after, 23 * 3600);
+    // The test clock keeps running, so a slow machine can take a few seconds off.
+    assert!(
+        (23 * 3600 - 10..=23 * 3600).contains(&retry_after),
+        "{retry_after}"
+    );
     let body: Value = refused.json().await.unwrap();
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains("at most 2 recipients per day"), "{detail}");
