@@ -1,11 +1,11 @@
 -- POST /oauth2/token/ refresh grants. Every request spends a refresh token of its
--- own from the pool in BENCH_REFRESH_TOKENS (one per line), which each thread splits
--- by its number; a thread that runs out sends a token that does not exist, and those
--- answers count as HTTP errors in the report.
+-- own from the pool in BENCH_REFRESH_TOKENS (one per line), which the threads split by
+-- their numbers. A thread that runs out sends a token that does not exist, so those
+-- responses count as HTTP errors in the report.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")
 
--- Counts threads in the setup state; each thread's own state gets its number as
--- the global `thread_number` (a local of the same name would hide it in init).
+-- Counts threads in the setup state. Each thread's own state gets its number as the
+-- global `thread_number`, because a local of that name would hide it in init.
 local threads_created = 0
 
 function setup(thread)

@@ -224,10 +224,10 @@ pub async fn delete(db: &Db, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Withdraws every export of the member's, after they deleted data it may contain:
-/// ready and failed exports are deleted; exports still queued or building are marked
-/// failed with `reason`, so that their job finds them finished and keeps nothing it
-/// built. Returns the storage keys of the deleted zips, for the caller to delete, and
+/// Withdraws every export of the member's after they deleted data it may contain.
+/// Ready and failed exports are deleted. Exports still queued or building are marked
+/// failed with `reason`, so their job finds them finished and keeps nothing it built.
+/// Returns the storage keys of the deleted zips, for the caller to delete, and
 /// whether any export was ready, queued or building.
 pub async fn withdraw_for_member(
     db: &Db,

@@ -251,7 +251,7 @@ pub async fn update_config(
     .execute(&mut *tx)
     .await?;
     // Saving the project is how a coordinator turns a webhook back on after its
-    // receiver answered 410 Gone.
+    // receiver responded 410 Gone.
     sqlx::query("DELETE FROM disabled_webhooks WHERE project_id = $1")
         .bind(project_id)
         .execute(&mut *tx)

@@ -328,7 +328,7 @@ pub async fn attempts(db: &Db, delivery_id: i64) -> sqlx::Result<Vec<Attempt>> {
     .await
 }
 
-/// Turns a project's webhook off after its receiver answered 410 Gone at `url`.
+/// Turns a project's webhook off after its receiver at `url` responded 410 Gone.
 pub async fn disable(db: &Db, project_id: i64, url: &str, now: Micros) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO disabled_webhooks (project_id, url, disabled_at) VALUES ($1, $2, $3) \

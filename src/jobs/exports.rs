@@ -423,18 +423,19 @@ async fn write_zip(
 }
 
 /// Mode of every entry: a regular file readable by all, writable by its owner.
-/// Without it, unzip on Unix extracts files nobody can read.
+/// Without it, unzip on Unix extracts files that no user can read.
 const ENTRY_MODE: u16 = 0o100_644;
 
-/// A stored zip entry marked as a regular Unix file modified at `modified`.
+/// Builds a stored (uncompressed) zip entry marked as a regular Unix file modified at
+/// `modified`.
 fn zip_entry(path: String, modified: Micros) -> ZipEntryBuilder {
     ZipEntryBuilder::new(path.into(), Compression::Stored)
         .unix_permissions(ENTRY_MODE)
         .last_modification_date(zip_date(modified))
 }
 
-/// The MS-DOS date of a zip entry, in UTC (the format has no time zone). Dates before
-/// 1980, which the format cannot hold, become its earliest date.
+/// Converts a time to the MS-DOS date of a zip entry, in UTC because the format has no
+/// time zone. Dates before 1980, which the format cannot hold, become 1980-01-01.
 fn zip_date(at: Micros) -> ZipDateTime {
     let at = chrono::DateTime::from_timestamp_micros(at).unwrap_or_default();
     if at.year() < 1980 {

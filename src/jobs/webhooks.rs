@@ -75,7 +75,7 @@ pub async fn deliver(state: &AppState, job: &ClaimedJob) -> Result<Option<String
         .map_err(retry)?
         .is_some()
     {
-        let error = "the webhook is off because its receiver answered 410 Gone; \
+        let error = "the webhook is off because its receiver responded 410 Gone; \
                      saving the project turns it back on";
         webhooks::record_attempt(&state.db, delivery.id, &url, Err(error), 0, now)
             .await
@@ -143,14 +143,14 @@ pub async fn deliver(state: &AppState, job: &ClaimedJob) -> Result<Option<String
             return Ok(None);
         }
         Ok(410) => {
-            // The receiver says the endpoint is gone for good: stop sending to it.
+            // 410 means the endpoint is gone for good, so stop sending to it.
             webhooks::disable(&state.db, project.id, &url, now)
                 .await
                 .map_err(retry)?;
             tracing::warn!(
                 project.id = project.id,
                 delivery.id = delivery.id,
-                "webhook receiver answered 410 Gone; turned the webhook off"
+                "webhook receiver responded 410 Gone; turned the webhook off"
             );
             JobError::Permanent(
                 "the receiver responded with HTTP status 410 Gone; the webhook is now off"

@@ -220,7 +220,7 @@ async fn source_files(
     Ok(list)
 }
 
-/// What a member's deletion removed.
+/// The outcome of a member's deletion.
 struct Deleted {
     /// Files deleted.
     count: usize,
@@ -229,7 +229,7 @@ struct Deleted {
 }
 
 impl Deleted {
-    /// The sentence of the confirmation that tells of a withdrawn export, if any.
+    /// Returns the confirmation's sentence about a withdrawn export, or nothing.
     fn export_note(&self) -> &'static str {
         if self.export_withdrawn {
             " Your data export, which contained them, was deleted too; request a new \

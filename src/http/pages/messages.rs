@@ -1,5 +1,5 @@
 //! `/member/me/messages/`: the messages projects sent the logged-in member, newest
-//! first. Each member sees only their own.
+//! first. Each member can read only their own.
 
 use askama::Template;
 use askama_web::WebTemplate;

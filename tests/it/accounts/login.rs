@@ -190,7 +190,8 @@ async fn suspended_member_cannot_log_in() {
 
     assert_eq!(response.status(), 422);
     assert!(session_cookie(&response).is_none());
-    // The right password earns a clear answer; a wrong one still gets the generic one.
+    // The right password gets the suspension message. A wrong one still gets the
+    // generic error.
     let body = response.text().await.unwrap();
     assert!(body.contains("This account is suspended"), "{body}");
 }

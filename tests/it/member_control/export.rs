@@ -29,8 +29,8 @@ pub(super) async fn wait_for_state(api: &ApiSetup, state: &str) -> String {
     .await
 }
 
-/// The `[year, month, day, hour, minute, second]` a zip entry holds for an ISO 8601
-/// time (zip dates have two-second steps).
+/// Returns the `[year, month, day, hour, minute, second]` a zip entry stores for an
+/// ISO 8601 time. Zip dates have two-second steps.
 fn zip_date(iso: &str) -> serde_json::Value {
     let at = chrono::DateTime::parse_from_rfc3339(iso).unwrap().to_utc();
     serde_json::json!([
@@ -329,8 +329,8 @@ async fn account_deletion_returns_export_key() {
     );
 }
 
-/// On S3 the owner is redirected to a presigned URL of the zip that lives one minute;
-/// nobody else gets one.
+/// On S3 the owner is redirected to a presigned URL of the zip that expires after one
+/// minute. No other visitor gets one.
 #[tokio::test]
 async fn s3_download_redirects_briefly() {
     let s3 = crate::support::s3::S3Server::start().await;

@@ -27,15 +27,15 @@ pub const PROJECT_NAME: &str = "Zürich \"Steps\", a study";
 pub const BODY: &str = "Hello {{ PROJECT_MEMBER_ID }},\nyour id is {{PROJECT_MEMBER_ID}}; \
                         {{ name }} and {% tag %} stay as written.";
 
-/// An API setup (one authorized member) whose project is named [`PROJECT_NAME`],
-/// with settings changed by `configure`.
+/// Starts a server with settings changed by `configure` and a project named
+/// [`PROJECT_NAME`] with one authorized member.
 pub async fn api_setup(configure: impl FnOnce(&mut Settings) + Send + 'static) -> ApiSetup {
     let app = TestApp::builder().with(configure).spawn().await;
     let setup = Setup::on(app, |config| config.name = PROJECT_NAME.to_string()).await;
     ApiSetup::from_setup(setup).await
 }
 
-/// An API setup whose emails go to a real SMTP server on loopback.
+/// Starts an API setup whose emails go to a real SMTP server on loopback.
 pub async fn smtp_setup() -> (ApiSetup, SmtpServer) {
     let smtp = SmtpServer::start().await;
     let url = smtp.url();
@@ -43,9 +43,8 @@ pub async fn smtp_setup() -> (ApiSetup, SmtpServer) {
     (api, smtp)
 }
 
-/// Creates a member and makes them an active member of `project_id` with what the
-/// project requests (the message permission included); returns them and their
-/// project member id.
+/// Creates a member who authorized `project_id` with everything it requests, the
+/// message permission included. Returns the member and their project member id.
 pub async fn add_member(app: &TestApp, project_id: i64, username: &str) -> (TestMember, String) {
     let member = fixtures::create_member(app, username).await;
     make_active_member(app, project_id, member.id).await;

@@ -37,7 +37,7 @@ pub async fn seed_permitted_members(
         .expect("the project exists");
     let snapshot = Snapshot::requested_by(&project.config);
     assert!(snapshot.message_permission, "the project requests messages");
-    // Nobody signs in as these members, so one hash serves them all.
+    // These members never sign in, so one password hash is enough for all of them.
     let password_hash = openhumans::domain::password::hash(crate::support::fixtures::PASSWORD);
     let now = openhumans::clock::Clock::default().now();
     let mut tx = db.begin_write().await.expect("starting a transaction");

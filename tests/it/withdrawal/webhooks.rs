@@ -166,7 +166,7 @@ async fn delivery_retries_until_receiver_is_up() {
     let hooks = receiver.wait_for(2).await;
     assert_eq!(hooks[1].header("webhook-id").unwrap(), delivery.webhook_id);
     assert_eq!(hooks[1].body, hooks[0].body);
-    // The attempt is recorded after the receiver has answered, so wait for the queue.
+    // The attempt is recorded after the receiver has responded, so wait for the queue.
     wait_for_idle_queue(&setup.app).await;
     assert_eq!(webhooks::attempts(&db, delivery_id).await.unwrap().len(), 3);
 }
@@ -253,7 +253,7 @@ async fn gone_receiver_turns_webhook_off_until_saved() {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("answered 410 Gone"), "{html}");
+    assert!(html.contains("responded 410 Gone"), "{html}");
 
     // While off, a redelivery fails without reaching the receiver.
     receiver.respond_with(200);

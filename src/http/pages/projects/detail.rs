@@ -37,7 +37,7 @@ pub struct DetailPage {
     /// The webhook secret as Standard Webhooks libraries take it: `whsec_` and the
     /// base64 of its UTF-8 bytes.
     webhook_secret_whsec: Option<String>,
-    /// When the webhook was turned off because its receiver answered 410 Gone.
+    /// The time the webhook was turned off because its receiver responded 410 Gone.
     webhook_off_since: Option<String>,
     master_token_expiry: Option<String>,
     master_token_expired: bool,
