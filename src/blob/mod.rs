@@ -61,8 +61,8 @@ pub enum PutStreamError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
     pub size: u64,
-    /// MD5 of the bytes, lowercase hex.
-    pub md5: String,
+    /// MD5 of the bytes, lowercase hex, when the write was asked to compute it.
+    pub md5: Option<String>,
 }
 
 /// A byte range of an object, read as a stream.
@@ -166,12 +166,15 @@ impl Storage {
     }
 
     /// Writes the bytes of `body` to `key` in constant memory, stopping as soon as
-    /// they exceed `max_bytes`. On any failure the partial object is discarded.
+    /// they exceed `max_bytes`, and computes their MD5 when `md5` is true. MD5 is slower
+    /// than a local disk (`openssl speed md5` gave 760 MB/s on one core here), so callers
+    /// ask for it only when they check it. On any failure the partial object is deleted.
     pub async fn put_stream<S, E>(
         &self,
         key: &str,
         body: S,
         max_bytes: u64,
+        md5: bool,
     ) -> Result<StoredObject, PutStreamError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
@@ -184,7 +187,7 @@ impl Storage {
             .await
             .with_context(|| format!("starting to store {key}"))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
-        let mut md5 = Md5::new();
+        let mut hasher = md5.then(Md5::new);
         let mut size: u64 = 0;
         let mut body = std::pin::pin!(body);
 
@@ -198,7 +201,9 @@ impl Storage {
             if size > max_bytes {
                 break Some(PutStreamError::TooLarge { limit: max_bytes });
             }
-            md5.update(&chunk);
+            if let Some(hasher) = &mut hasher {
+                hasher.update(&chunk);
+            }
             if let Err(error) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
                 break Some(PutStreamError::Store(
                     anyhow::Error::new(error).context(format!("storing {key}")),
@@ -218,7 +223,7 @@ impl Storage {
             .with_context(|| format!("finishing storing {key}"))?;
         Ok(StoredObject {
             size,
-            md5: hex::encode(md5.finalize()),
+            md5: hasher.map(|hasher| hex::encode(hasher.finalize())),
         })
     }
 

@@ -22,7 +22,9 @@ pub struct DataFile {
     pub metadata: String,
     /// Size in bytes; `None` until the bytes arrived.
     pub size: Option<i64>,
-    /// MD5 of the bytes as lowercase hex, when the app computed it while receiving them.
+    /// MD5 of the bytes as lowercase hex. Known only when the uploader's metadata gave
+    /// an `md5` and the bytes matched it: the app checks what it is asked to check,
+    /// and does not spend a core on hashing every upload otherwise.
     pub md5: Option<String>,
     pub completed: bool,
     /// Set while a PUT to the signed upload URL streams, and kept after it succeeds.
@@ -48,6 +50,14 @@ struct DataFileRow {
     uploaded_at: Option<i64>,
     created_at: i64,
     completed_at: Option<i64>,
+}
+
+impl DataFile {
+    /// The `md5` the uploader's metadata gives, which the bytes must match.
+    pub fn metadata_md5(&self) -> Option<String> {
+        let metadata: serde_json::Value = serde_json::from_str(&self.metadata).ok()?;
+        metadata.get("md5")?.as_str().map(str::to_string)
+    }
 }
 
 impl From<DataFileRow> for DataFile {
@@ -191,12 +201,12 @@ pub async fn release_upload(db: &Db, file_id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Records that a claimed upload stored its bytes.
+/// Records that a claimed upload stored its bytes, with their MD5 when it was computed.
 pub async fn record_upload(
     db: &Db,
     file_id: i64,
     size: i64,
-    md5: &str,
+    md5: Option<&str>,
     now: Micros,
 ) -> sqlx::Result<()> {
     sqlx::query("UPDATE data_files SET size = $1, md5 = $2, uploaded_at = $3 WHERE id = $4")
@@ -211,13 +221,21 @@ pub async fn record_upload(
 
 /// Marks a direct upload completed with its final size. Returns false when the file
 /// was already completed, so two completion calls cannot both succeed.
-pub async fn mark_completed(db: &Db, file_id: i64, size: i64, now: Micros) -> sqlx::Result<bool> {
+/// `md5`, when given, is an MD5 checked at completion and replaces none recorded before.
+pub async fn mark_completed(
+    db: &Db,
+    file_id: i64,
+    size: i64,
+    md5: Option<&str>,
+    now: Micros,
+) -> sqlx::Result<bool> {
     let result = sqlx::query(
-        "UPDATE data_files SET completed = 1, completed_at = $1, size = $2 \
-         WHERE id = $3 AND completed = 0",
+        "UPDATE data_files SET completed = 1, completed_at = $1, size = $2, \
+         md5 = COALESCE($3, md5) WHERE id = $4 AND completed = 0",
     )
     .bind(now)
     .bind(size)
+    .bind(md5)
     .bind(file_id)
     .execute(&db.pool)
     .await?;
@@ -320,6 +338,14 @@ const VISIBLE: &str = "FROM data_files WHERE member_id = $1 AND completed = 1 \
      AND (project_id = $2 OR project_id IN \
      (SELECT source_project_id FROM membership_sources WHERE membership_id = $3))";
 
+/// A file row with the number of rows the query matched before paging.
+#[derive(FromRow)]
+struct CountedRow {
+    #[sqlx(flatten)]
+    file: DataFileRow,
+    total: i64,
+}
+
 impl VisibleFiles {
     pub async fn count(&self, db: &Db) -> sqlx::Result<i64> {
         let sql = format!("SELECT COUNT(*) {VISIBLE}");
@@ -332,10 +358,38 @@ impl VisibleFiles {
         Ok(count)
     }
 
-    /// One page of the files, ordered by source project, then id.
-    pub async fn list(&self, db: &Db, limit: i64, offset: i64) -> sqlx::Result<Vec<DataFile>> {
-        self.select("ORDER BY project_id, id", db, limit, offset)
-            .await
+    /// One page of the files, ordered by source project, then id, with the number of
+    /// files in all pages. The count comes with the page in one query; only a page past
+    /// the end, which has no rows to carry it, needs a second query.
+    pub async fn page(
+        &self,
+        db: &Db,
+        limit: i64,
+        offset: i64,
+    ) -> sqlx::Result<(i64, Vec<DataFile>)> {
+        let sql = format!(
+            "SELECT {COLUMNS}, COUNT(*) OVER () AS total {VISIBLE} ORDER BY project_id, id \
+             LIMIT $4 OFFSET $5"
+        );
+        let rows: Vec<CountedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(self.member_id)
+            .bind(self.project_id)
+            .bind(self.membership_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&db.pool)
+            .await?;
+        let count = match rows.first() {
+            Some(row) => row.total,
+            None if offset == 0 => 0,
+            None => self.count(db).await?,
+        };
+        Ok((
+            count,
+            rows.into_iter()
+                .map(|row| DataFile::from(row.file))
+                .collect(),
+        ))
     }
 
     /// The first `limit` files by id.

@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, FromRow};
 use super::jobs;
 use super::webhooks::{self, NewDelivery};
 use super::withdrawals::{self, Withdrawal};
-use super::{Db, flag, is_unique_violation};
+use super::{Backend, Db, flag, is_unique_violation, parse_id_list};
 use crate::clock::Micros;
 use crate::domain::membership::{
     Actor, MembershipEventKind, MembershipStatus, Snapshot, WITHDRAWAL_NOTICE_JOB,
@@ -35,7 +35,7 @@ pub struct Membership {
 }
 
 #[derive(Debug, FromRow)]
-struct MembershipRow {
+pub(super) struct MembershipRow {
     id: i64,
     project_id: i64,
     member_id: i64,
@@ -50,15 +50,33 @@ struct MembershipRow {
     created_at: i64,
     authorized_at: Option<i64>,
     revoked_at: Option<i64>,
+    /// Read with [`parse_id_list`].
+    granted_source_ids: Option<String>,
 }
 
 const COLUMNS: &str = "id, project_id, member_id, project_member_id, joined, authorized, \
     revoked, visible, message_permission, username_shared, erasure_requested_at, created_at, \
     authorized_at, revoked_at";
 
+/// The select list of a [`MembershipRow`], columns qualified by `table` (a table name
+/// or alias), with the granted sources folded into the row.
+pub(super) fn select_list(backend: Backend, table: &str) -> String {
+    let columns = COLUMNS
+        .split(',')
+        .map(|column| format!("{table}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sources = backend.id_list(
+        "source_project_id",
+        &format!("FROM membership_sources s WHERE s.membership_id = {table}.id"),
+    );
+    format!("{columns}, {sources} AS granted_source_ids")
+}
+
 impl MembershipRow {
-    fn into_membership(self, sources: Vec<i64>) -> Membership {
-        Membership {
+    pub(super) fn into_membership(self) -> sqlx::Result<Membership> {
+        let sources = parse_id_list(self.granted_source_ids.as_deref())?;
+        Ok(Membership {
             id: self.id,
             project_id: self.project_id,
             member_id: self.member_id,
@@ -78,7 +96,7 @@ impl MembershipRow {
             created_at: self.created_at,
             authorized_at: self.authorized_at,
             revoked_at: self.revoked_at,
-        }
+        })
     }
 }
 
@@ -95,31 +113,19 @@ async fn load(conn: &mut AnyConnection, key: Key<'_>) -> sqlx::Result<Option<Mem
         Key::ProjectAndMember(..) => "project_id = $1 AND member_id = $2",
         Key::ProjectMemberId(_) => "project_member_id = $1",
     };
-    let sql = format!("SELECT {COLUMNS} FROM memberships WHERE {condition}");
+    let select = select_list(Backend::of(conn), "memberships");
+    let sql = format!("SELECT {select} FROM memberships WHERE {condition}");
     let query = sqlx::query_as::<_, MembershipRow>(sqlx::AssertSqlSafe(sql));
     let query = match key {
         Key::Id(id) => query.bind(id),
         Key::ProjectAndMember(project_id, member_id) => query.bind(project_id).bind(member_id),
         Key::ProjectMemberId(project_member_id) => query.bind(project_member_id),
     };
-    match query.fetch_optional(&mut *conn).await? {
-        Some(row) => {
-            let sources = granted_sources(conn, row.id).await?;
-            Ok(Some(row.into_membership(sources)))
-        }
-        None => Ok(None),
-    }
-}
-
-async fn granted_sources(conn: &mut AnyConnection, membership_id: i64) -> sqlx::Result<Vec<i64>> {
-    let rows: Vec<(i64,)> = sqlx::query_as(
-        "SELECT source_project_id FROM membership_sources WHERE membership_id = $1 \
-         ORDER BY source_project_id",
-    )
-    .bind(membership_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+    query
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(MembershipRow::into_membership)
+        .transpose()
 }
 
 /// Returns the membership of `member_id` in `project_id`, if one was ever created.
@@ -174,19 +180,16 @@ async fn list_for_member(
     member_id: i64,
     condition_and_order: &str,
 ) -> sqlx::Result<Vec<Membership>> {
-    let mut conn = db.pool.acquire().await?;
+    let select = select_list(db.backend, "memberships");
     let sql =
-        format!("SELECT {COLUMNS} FROM memberships WHERE member_id = $1 AND {condition_and_order}");
+        format!("SELECT {select} FROM memberships WHERE member_id = $1 AND {condition_and_order}");
     let rows: Vec<MembershipRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(member_id)
-        .fetch_all(&mut *conn)
+        .fetch_all(&db.pool)
         .await?;
-    let mut memberships = Vec::with_capacity(rows.len());
-    for row in rows {
-        let sources = granted_sources(&mut conn, row.id).await?;
-        memberships.push(row.into_membership(sources));
-    }
-    Ok(memberships)
+    rows.into_iter()
+        .map(MembershipRow::into_membership)
+        .collect()
 }
 
 /// Counts a project's active members: joined, authorized, not revoked, with an

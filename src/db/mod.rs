@@ -42,6 +42,10 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Db {
     pub pool: AnyPool,
+    /// The pool of write transactions. On SQLite it has one connection, so writers wait
+    /// their turn in order instead of sleeping in SQLite's busy handler (up to 100 ms
+    /// per retry). On PostgreSQL it is the same pool as reads.
+    writer: AnyPool,
     pub backend: Backend,
 }
 
@@ -63,7 +67,7 @@ impl Db {
             );
         };
 
-        let pool = match backend {
+        let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let path = url
                     .trim_start_matches("sqlite://")
@@ -76,34 +80,27 @@ impl Db {
                         .with_context(|| format!("creating {}", parent.display()))?;
                 }
                 let options = AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=rwc"))?;
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            // WAL lets readers continue while one writer commits; the busy
-                            // timeout makes a second writer wait instead of failing.
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await
+                match sqlite_pool(8).connect_with(options.clone()).await {
+                    Ok(pool) => sqlite_pool(1)
+                        .connect_with(options)
+                        .await
+                        .map(|writer| (pool, writer)),
+                    Err(error) => Err(error),
+                }
             }
-            Backend::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect(url)
-                    .await
-            }
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await
+                .map(|pool| (pool.clone(), pool)),
         }
         .with_context(|| format!("connecting to the database at {}", redact_url(url)))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     /// Applies pending migrations. Safe to run from several instances at once: on
@@ -126,8 +123,8 @@ impl Db {
     /// busy timeout cannot retry that. PostgreSQL needs no such care.
     pub async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
         }
     }
 
@@ -135,6 +132,64 @@ impl Db {
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
+}
+
+/// Options of a SQLite pool of at most `connections` connections.
+fn sqlite_pool(connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL lets readers continue while one writer commits; the busy timeout
+                // makes a writer outside the writer pool (or in another process) wait
+                // instead of failing.
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+}
+
+impl Backend {
+    /// The backend a connection talks to.
+    pub fn of(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+
+    /// An SQL expression giving the ids in `column` of the rows that `from_where` (a
+    /// `FROM ... WHERE ...` clause, usually correlated with the outer query) selects, as
+    /// one comma-separated text, NULL when there are none. Folding such a list into the
+    /// row it belongs to saves a query, which on SQLite is a round trip to the
+    /// connection's thread. Read it with [`parse_id_list`].
+    pub fn id_list(self, column: &str, from_where: &str) -> String {
+        match self {
+            Self::Sqlite => format!("(SELECT group_concat({column}, ',') {from_where})"),
+            Self::Postgres => format!("(SELECT string_agg({column}::text, ',') {from_where})"),
+        }
+    }
+}
+
+/// Reads a list made by [`Backend::id_list`], in ascending order.
+pub fn parse_id_list(text: Option<&str>) -> sqlx::Result<Vec<i64>> {
+    let mut ids = text
+        .unwrap_or("")
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            id.parse::<i64>()
+                .map_err(|error| sqlx::Error::Decode(format!("id list {id:?}: {error}").into()))
+        })
+        .collect::<sqlx::Result<Vec<i64>>>()?;
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// Reads a `0`/`1` flag column.

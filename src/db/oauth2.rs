@@ -11,7 +11,7 @@ mod tokens;
 pub use consent::{CodeRequest, ConsentKind, ConsentOutcome, consent_and_issue_code};
 pub use tokens::{GrantError, IssuedTokens, TokenLifetimes, exchange_code, refresh, revoke_token};
 
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, FromRow};
 
 use super::memberships::Membership;
 use super::projects::Project;
@@ -171,35 +171,50 @@ pub async fn find_access_token(
     token: &str,
     now: Micros,
 ) -> sqlx::Result<Option<AccessTokenGrant>> {
-    let mut conn = db.pool.acquire().await?;
-    let row: Option<(i64, i64, String, i64)> = sqlx::query_as(
-        "SELECT g.id, g.membership_id, a.scope, a.expires_at FROM oauth2_access_tokens a \
-         JOIN oauth2_grants g ON g.id = a.grant_id WHERE a.token_hash = $1 AND a.expires_at > $2",
-    )
-    .bind(key.hash(ACCESS_TOKEN_PURPOSE, token))
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((grant_id, membership_id, scope, expires_at)) = row else {
+    // Every API request by a member runs this, so the token, its grant, the membership
+    // with its granted sources and the member's account come in one query.
+    let sql = format!(
+        "SELECT g.id AS grant_id, a.scope AS token_scope, a.expires_at AS token_expires_at, \
+         u.is_active AS account_active, {} FROM oauth2_access_tokens a \
+         JOIN oauth2_grants g ON g.id = a.grant_id \
+         JOIN memberships m ON m.id = g.membership_id \
+         JOIN members u ON u.id = m.member_id \
+         WHERE a.token_hash = $1 AND a.expires_at > $2",
+        super::memberships::select_list(db.backend, "m")
+    );
+    let row: Option<AccessTokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(key.hash(ACCESS_TOKEN_PURPOSE, token))
+        .bind(now)
+        .fetch_optional(&db.pool)
+        .await?;
+    let Some(row) = row else {
         return Ok(None);
     };
-    if !membership_is_active(&mut conn, membership_id).await? {
+    let membership = row.membership.into_membership()?;
+    if !membership.status.is_active(flag(row.account_active)) {
         return Ok(None);
     }
-    let Some(membership) = super::memberships::find_by_id(&mut conn, membership_id).await? else {
-        return Ok(None);
-    };
-    drop(conn);
     let Some(project) = super::projects::find_by_id(db, membership.project_id).await? else {
         return Ok(None);
     };
     Ok(Some(AccessTokenGrant {
-        grant_id,
-        scope,
-        expires_at,
+        grant_id: row.grant_id,
+        scope: row.token_scope,
+        expires_at: row.token_expires_at,
         membership,
         project,
     }))
+}
+
+/// An access token joined with its grant, membership and member.
+#[derive(FromRow)]
+struct AccessTokenRow {
+    grant_id: i64,
+    token_scope: String,
+    token_expires_at: Micros,
+    account_active: i64,
+    #[sqlx(flatten)]
+    membership: super::memberships::MembershipRow,
 }
 
 /// Deletes codes that expired more than a day ago (a used code is kept until then

@@ -51,6 +51,8 @@ struct ProjectRow {
     master_token_expires_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    /// Read with [`super::parse_id_list`].
+    requested_source_ids: Option<String>,
 }
 
 const COLUMNS: &str = "id, slug, coordinator_id, name, is_study, leader, organization, \
@@ -79,8 +81,9 @@ pub struct Project {
 }
 
 impl Project {
-    fn from_row(row: ProjectRow, requested_sources: Vec<i64>) -> Self {
-        Self {
+    fn from_row(row: ProjectRow) -> sqlx::Result<Self> {
+        let requested_sources = super::parse_id_list(row.requested_source_ids.as_deref())?;
+        Ok(Self {
             id: row.id,
             slug: row.slug,
             coordinator_id: row.coordinator_id,
@@ -120,7 +123,7 @@ impl Project {
             master_token_expires_at: row.master_token_expires_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
-        }
+        })
     }
 }
 
@@ -281,30 +284,23 @@ async fn replace_requested_sources(
     Ok(())
 }
 
-async fn requested_sources(db: &Db, project_id: i64) -> sqlx::Result<Vec<i64>> {
-    let rows: Vec<(i64,)> = sqlx::query_as(
-        "SELECT source_project_id FROM requested_sources WHERE project_id = $1 \
-         ORDER BY source_project_id",
-    )
-    .bind(project_id)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+/// The start of every project query: the columns of [`ProjectRow`] and the project's
+/// requested sources folded into the same row.
+fn select_projects(db: &Db) -> String {
+    let sources = db.backend.id_list(
+        "source_project_id",
+        "FROM requested_sources r WHERE r.project_id = projects.id",
+    );
+    format!("SELECT {COLUMNS}, {sources} AS requested_source_ids FROM projects")
 }
 
 async fn load_one(db: &Db, column: &'static str, value: &str) -> sqlx::Result<Option<Project>> {
-    let sql = format!("SELECT {COLUMNS} FROM projects WHERE {column} = $1");
+    let sql = format!("{} WHERE {column} = $1", select_projects(db));
     let row: Option<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(value)
         .fetch_optional(&db.pool)
         .await?;
-    match row {
-        Some(row) => {
-            let sources = requested_sources(db, row.id).await?;
-            Ok(Some(Project::from_row(row, sources)))
-        }
-        None => Ok(None),
-    }
+    row.map(Project::from_row).transpose()
 }
 
 pub async fn find_by_slug(db: &Db, slug: &str) -> sqlx::Result<Option<Project>> {
@@ -316,33 +312,25 @@ pub async fn find_by_client_id(db: &Db, client_id: &str) -> sqlx::Result<Option<
 }
 
 pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<Project>> {
-    let sql = format!("SELECT {COLUMNS} FROM projects WHERE id = $1");
+    let sql = format!("{} WHERE id = $1", select_projects(db));
     let row: Option<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(&db.pool)
         .await?;
-    match row {
-        Some(row) => {
-            let sources = requested_sources(db, row.id).await?;
-            Ok(Some(Project::from_row(row, sources)))
-        }
-        None => Ok(None),
-    }
+    row.map(Project::from_row).transpose()
 }
 
 /// Lists the projects a member coordinates, by name.
 pub async fn list_by_coordinator(db: &Db, member_id: i64) -> sqlx::Result<Vec<Project>> {
-    let sql = format!("SELECT {COLUMNS} FROM projects WHERE coordinator_id = $1 ORDER BY name, id");
+    let sql = format!(
+        "{} WHERE coordinator_id = $1 ORDER BY name, id",
+        select_projects(db)
+    );
     let rows: Vec<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(member_id)
         .fetch_all(&db.pool)
         .await?;
-    let mut projects = Vec::with_capacity(rows.len());
-    for row in rows {
-        let sources = requested_sources(db, row.id).await?;
-        projects.push(Project::from_row(row, sources));
-    }
-    Ok(projects)
+    rows.into_iter().map(Project::from_row).collect()
 }
 
 /// Replaces the client secret and returns the new one; the old one stops working at

@@ -242,7 +242,12 @@ pub async fn put_upload(
     let body = request.into_body().into_data_stream();
     let stored = match state
         .storage
-        .put_stream(&file.storage_key, body, limit)
+        .put_stream(
+            &file.storage_key,
+            body,
+            limit,
+            file.metadata_md5().is_some(),
+        )
         .await
     {
         Ok(stored) => stored,
@@ -263,8 +268,14 @@ pub async fn put_upload(
     };
 
     let size = i64::try_from(stored.size).unwrap_or(i64::MAX);
-    if let Err(error) =
-        files::record_upload(&state.db, file_id, size, &stored.md5, state.clock.now()).await
+    if let Err(error) = files::record_upload(
+        &state.db,
+        file_id,
+        size,
+        stored.md5.as_deref(),
+        state.clock.now(),
+    )
+    .await
     {
         return internal(anyhow::Error::new(error).context("recording an upload"));
     }

@@ -190,7 +190,7 @@ async fn write_export(state: &AppState, export: &Export, key: &str) -> anyhow::R
     let body = ReaderStream::with_capacity(store_end, 64 * 1024);
     let (written, stored) = tokio::join!(
         write_zip(state, &plan, zip_end),
-        state.storage.put_stream(key, body, u64::MAX),
+        state.storage.put_stream(key, body, u64::MAX, false),
     );
     let outcome = written
         .context("writing the export zip")

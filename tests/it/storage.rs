@@ -63,6 +63,11 @@ async fn insert_file(app: &TestApp, member_id: i64, project_id: i64, completed: 
     .expect("inserting a file")
 }
 
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(bytes))
+}
+
 fn random_bytes(len: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; len];
     rand::rng().fill_bytes(&mut bytes);
@@ -71,9 +76,56 @@ fn random_bytes(len: usize) -> Vec<u8> {
 
 /// Marks the fixture's file completed, as the completion endpoint will.
 async fn complete(app: &TestApp, file_id: i64, size: usize) {
-    files::mark_completed(&app.state.db, file_id, size as i64, app.clock().now())
+    files::mark_completed(&app.state.db, file_id, size as i64, None, app.clock().now())
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn upload_checks_and_records_the_md5_the_metadata_gives() {
+    let app = TestApp::spawn().await;
+    let fixture = upload_fixture(&app).await;
+    let bytes = random_bytes(200_000);
+    let metadata = format!(
+        r#"{{"description": "Steps", "tags": ["steps"], "md5": "{}"}}"#,
+        md5_hex(&bytes)
+    );
+    let key = openhumans::domain::files::storage_key(fixture.project_id, "checked", "steps.csv");
+    let file_id = files::insert(
+        &app.state.db,
+        &NewDataFile {
+            member_id: fixture.member_id,
+            project_id: fixture.project_id,
+            storage_key: &key,
+            basename: "steps.csv",
+            metadata: &metadata,
+            completed: false,
+            size: None,
+            md5: None,
+            datatype_ids: &[],
+        },
+        app.clock().now(),
+    )
+    .await
+    .unwrap();
+    let url = mint_upload_url(&app.state, file_id, app.clock().now())
+        .await
+        .unwrap();
+
+    let response = app
+        .client
+        .put(&url)
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    let file = files::find_by_id(&app.state.db, file_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(file.md5, Some(md5_hex(&bytes)));
 }
 
 #[tokio::test]
@@ -104,7 +156,7 @@ async fn upload_url_accepts_exactly_one_put() {
         .unwrap()
         .unwrap();
     assert_eq!(file.size, Some(300_000));
-    assert_eq!(file.md5.as_deref().map(str::len), Some(32));
+    assert_eq!(file.md5, None, "the metadata gives no md5 to check");
     assert!(file.uploaded_at.is_some());
     assert!(!file.completed, "completion is a separate call");
 
@@ -512,11 +564,13 @@ async fn s3_streamed_put_stores_large_objects() {
             "big/object.bin",
             futures_util::stream::iter(chunks),
             u64::MAX,
+            true,
         )
         .await
         .unwrap();
 
     assert_eq!(stored.size, bytes.len() as u64);
+    assert_eq!(stored.md5, Some(md5_hex(&bytes)));
     assert_eq!(
         storage.size("big/object.bin").await.unwrap(),
         Some(stored.size)

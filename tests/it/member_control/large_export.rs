@@ -42,7 +42,7 @@ async fn store_random_file(app: &TestApp, key: &str, mib: usize, seed: u64) -> S
     let stored = app
         .state
         .storage
-        .put_stream(key, body, u64::MAX)
+        .put_stream(key, body, u64::MAX, false)
         .await
         .unwrap();
     assert_eq!(stored.size, (mib * MIB) as u64);

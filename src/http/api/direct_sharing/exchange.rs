@@ -82,8 +82,7 @@ pub async fn exchange_member(
         membership_id: membership.id,
         member_id: membership.member_id,
     };
-    let count = visible.count(&state.db).await?;
-    let files = visible.list(&state.db, page.limit, page.offset).await?;
+    let (count, files) = visible.page(&state.db, page.limit, page.offset).await?;
     let data = file_responses(&state, &files, auth.project.id, now).await?;
 
     Ok(Json(ExchangeMemberResponse {

@@ -92,7 +92,12 @@ pub async fn upload_file(
         .context("opening an uploaded file")?;
     let stored = state
         .storage
-        .put_stream(&key, file_chunks(source), state.settings.max_upload_bytes)
+        .put_stream(
+            &key,
+            file_chunks(source),
+            state.settings.max_upload_bytes,
+            upload.md5().is_some(),
+        )
         .await
         .map_err(|error| match error {
             PutStreamError::TooLarge { limit } => ApiError::PayloadTooLarge(format!(
@@ -102,7 +107,10 @@ pub async fn upload_file(
             PutStreamError::Store(error) => ApiError::Internal(error),
         })?;
     if let Some(expected) = upload.md5()
-        && !expected.eq_ignore_ascii_case(&stored.md5)
+        && !stored
+            .md5
+            .as_deref()
+            .is_some_and(|actual| expected.eq_ignore_ascii_case(actual))
     {
         state.storage.delete(&key).await?;
         return Err(md5_mismatch());
@@ -118,7 +126,7 @@ pub async fn upload_file(
             metadata: &upload.metadata_text(),
             completed: true,
             size: Some(i64::try_from(stored.size).unwrap_or(i64::MAX)),
-            md5: Some(&stored.md5),
+            md5: stored.md5.as_deref(),
             datatype_ids: &upload.datatype_ids,
         },
         state.clock.now(),
@@ -224,13 +232,13 @@ pub async fn complete_direct_upload(
         return Err(ApiError::BadRequest("file is already completed".into()));
     }
 
-    let size = match state.storage.kind {
-        StorageKind::Local => check_local_upload(&state, &file).await?,
+    let (size, checked_md5) = match state.storage.kind {
+        StorageKind::Local => (check_local_upload(&state, &file).await?, None),
         StorageKind::S3 => check_s3_object(&state, &file).await?,
     };
 
     let now = state.clock.now();
-    if !files::mark_completed(&state.db, file.id, size, now).await? {
+    if !files::mark_completed(&state.db, file.id, size, checked_md5.as_deref(), now).await? {
         return Err(ApiError::BadRequest("file is already completed".into()));
     }
     tracing::info!(file.id = file.id, size, "completed a direct upload");
@@ -319,8 +327,11 @@ async fn resolve_upload_datatypes(
 /// Checks a direct upload's object on S3, where the app did not see the bytes. The
 /// object must exist and fit the upload limit, or it is deleted. When the metadata
 /// gives an `md5`, the object is read to compute it, because an S3 ETag is not always
-/// an MD5. Returns the size.
-async fn check_s3_object(state: &AppState, file: &files::DataFile) -> Result<i64, ApiError> {
+/// an MD5. Returns the size, and the MD5 when it was checked.
+async fn check_s3_object(
+    state: &AppState,
+    file: &files::DataFile,
+) -> Result<(i64, Option<String>), ApiError> {
     let Some(size) = state.storage.size(&file.storage_key).await? else {
         return Err(file_not_present());
     };
@@ -332,14 +343,16 @@ async fn check_s3_object(state: &AppState, file: &files::DataFile) -> Result<i64
         )));
     }
 
-    if let Some(expected) = metadata_md5(file) {
-        let actual = object_md5(state, &file.storage_key).await?;
-        if !expected.eq_ignore_ascii_case(&actual) {
-            discard_upload(state, file).await?;
-            return Err(md5_mismatch());
-        }
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    let Some(expected) = file.metadata_md5() else {
+        return Ok((size, None));
+    };
+    let actual = object_md5(state, &file.storage_key).await?;
+    if !expected.eq_ignore_ascii_case(&actual) {
+        discard_upload(state, file).await?;
+        return Err(md5_mismatch());
     }
-    Ok(i64::try_from(size).unwrap_or(i64::MAX))
+    Ok((size, Some(actual)))
 }
 
 /// Checks a direct upload that the app's own upload URL received: the PUT recorded
@@ -349,7 +362,7 @@ async fn check_local_upload(state: &AppState, file: &files::DataFile) -> Result<
     let (Some(_), Some(size)) = (file.uploaded_at, file.size) else {
         return Err(file_not_present());
     };
-    if let Some(expected) = metadata_md5(file)
+    if let Some(expected) = file.metadata_md5()
         && !file
             .md5
             .as_deref()
@@ -359,11 +372,6 @@ async fn check_local_upload(state: &AppState, file: &files::DataFile) -> Result<
         return Err(md5_mismatch());
     }
     Ok(size)
-}
-
-fn metadata_md5(file: &files::DataFile) -> Option<String> {
-    let metadata: Value = serde_json::from_str(&file.metadata).ok()?;
-    metadata.get("md5")?.as_str().map(str::to_string)
 }
 
 /// Deletes a direct upload that failed its checks: the row first, so the file can
