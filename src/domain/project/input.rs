@@ -498,6 +498,14 @@ fn check_redirect_uri(uri: &str) -> Result<(), String> {
             "a URI must have at most {MAX_URL_LENGTH} characters."
         ));
     }
+    // The URL parser would percent-encode a control character, but the URI is stored
+    // and matched as typed, and no Location header can carry it.
+    if uri.chars().any(char::is_control) {
+        return Err(format!(
+            "{} contains a control character.",
+            uri.escape_debug()
+        ));
+    }
     let url = Url::parse(uri).map_err(|_| format!("{uri} is not an absolute URI."))?;
     if uri.contains('#') {
         return Err(format!("{uri} must not contain a fragment (#…)."));
@@ -782,6 +790,7 @@ mod tests {
             ("javascript:alert(1)", "private-use"),
             ("https://user:pw@example.org/cb", "user name"),
             ("/cb", "not an absolute URI"),
+            ("https://example.org/cb\u{7}", "control character"),
         ];
         for (uri, expected) in rejected {
             let message = error_of(&with(|i| i.redirect_url = uri.into()), "redirect_url");

@@ -20,6 +20,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use openhumans::domain::project::ProjectConfig;
 
@@ -138,9 +140,7 @@ async fn receive(
     let secret = state.secret.lock().unwrap().clone();
     let signed = match &secret {
         Some(secret) => {
-            let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
-            mac.update(&body);
-            let expected = format!("sha1={}", hex::encode(mac.finalize().into_bytes()));
+            let expected = format!("sha1={}", hex_sha1(secret, &body));
             headers
                 .get("x-openhumans-webhooks-signature")
                 .is_some_and(|value| value.as_bytes() == expected.as_bytes())
@@ -156,6 +156,21 @@ async fn receive(
         return StatusCode::FORBIDDEN;
     }
     StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap()
+}
+
+/// Returns the hex HMAC-SHA1 of `body`, as the Open Humans signature header carries it.
+pub fn hex_sha1(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Returns the base64 HMAC-SHA256 of `message`, as a Standard Webhooks signature
+/// carries it after `v1,`.
+pub fn base64_sha256(secret: &str, message: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(message);
+    STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// Starts an app that may deliver webhooks to loopback, with one project set up by

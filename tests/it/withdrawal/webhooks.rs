@@ -3,26 +3,13 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
 use openhumans::clock::MINUTE;
 use openhumans::db::webhooks;
 
-use super::{Receiver, SECRET, count_rows, joined, leave, wait_for_idle_queue};
+use super::{
+    Receiver, SECRET, base64_sha256, count_rows, hex_sha1, joined, leave, wait_for_idle_queue,
+};
 use crate::support::{TestApp, eventually};
-
-fn hex_sha1(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
-
-fn base64_sha256(secret: &str, message: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(message);
-    STANDARD.encode(mac.finalize().into_bytes())
-}
 
 #[tokio::test]
 async fn leave_with_erasure_sends_signed_webhook() {
