@@ -21,5 +21,6 @@ mod oauth2;
 mod ops;
 mod projects;
 mod scale;
+mod security;
 mod storage;
 mod withdrawal;
