@@ -272,7 +272,8 @@ impl World {
         self.master_token = api::master_token(app, self.project().id).await;
     }
 
-    async fn is_active_member(&self, project_id: i64) -> bool {
+    /// Returns whether the member is an active member of `project_id`.
+    pub async fn is_active_member(&self, project_id: i64) -> bool {
         oauth2::membership(self.app(), project_id, self.member().id)
             .await
             .is_some_and(|membership| membership.status.is_active(true))
