@@ -326,7 +326,7 @@ fn rows(world: &World) -> Vec<Row> {
             "/direct-sharing/projects/oauth2/{slug}/approval/document/",
             manage("approval/document/"),
         )
-        .page([LOGIN, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
+        .page([LOGIN, NOT_FOUND, NOT_FOUND, OK, NOT_FOUND, OK]),
         get(
             "/direct-sharing/projects/oauth2/{slug}/withdrawn/",
             manage("withdrawn/"),

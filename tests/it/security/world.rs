@@ -8,7 +8,10 @@ use openhumans::domain::datatypes::DatatypeInput;
 use openhumans::domain::oauth2::ACCESS_TOKEN_LIFETIME;
 use openhumans::http::storage::mint_download_url;
 
+use reqwest::multipart::{Form, Part};
+
 use crate::api::{self, ApiSetup};
+use crate::approval::PDF;
 use crate::oauth2::{self, REDIRECT_URI, Setup};
 use crate::support::fixtures::{self, TestMember};
 use crate::support::{TestApp, browser_client};
@@ -99,8 +102,14 @@ impl World {
             .with(|settings| settings.allow_private_webhooks = true)
             .spawn()
             .await;
-        let setup = Setup::on(app, |config| config.deauth_webhook = Some(webhook)).await;
+        // A study, so that its approval request carries an ethics document.
+        let setup = Setup::on(app, |config| {
+            config.deauth_webhook = Some(webhook);
+            config.is_study = true;
+        })
+        .await;
         let app = &setup.app;
+        request_approval(&setup).await;
 
         // The expired token is issued first, and then the clock moves past its lifetime,
         // so every later credential is fresh.
@@ -326,4 +335,26 @@ async fn store_badge(app: &TestApp, project_id: i64) -> String {
         .await
         .unwrap();
     format!("/direct-sharing/{key}")
+}
+
+/// Submits the project for approval with an ethics document, as its coordinator.
+async fn request_approval(setup: &Setup) {
+    let coordinator = fixtures::logged_in_client(&setup.app, setup.coordinator.id).await;
+    let form = Form::new()
+        .text("guidelines", "true")
+        .text("ethics_board", "Example University IRB")
+        .text("ethics_reference", "IRB-2026-042")
+        .part("document", Part::bytes(PDF).file_name("approval.pdf"));
+    let path = format!(
+        "/direct-sharing/projects/oauth2/{}/approval/",
+        setup.project.slug
+    );
+    let response = coordinator
+        .post(setup.app.url(&path))
+        .header("sec-fetch-site", "same-origin")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "the approval request was accepted");
 }
