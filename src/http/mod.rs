@@ -1,4 +1,5 @@
-//! The web layer: every route of the site is listed in [`router`].
+//! The web layer: every route of the site is listed in `site_routes`, and [`router`]
+//! wraps them in the middleware.
 
 pub mod api;
 pub mod assets;
@@ -10,6 +11,7 @@ pub mod middleware;
 pub mod oauth2;
 pub mod ops;
 pub mod pages;
+pub mod route_list;
 pub mod session;
 pub mod storage;
 pub mod webhook_client;
@@ -32,10 +34,11 @@ use pages::{
     admin, approval, connections, data, data_access_log, data_agreements, data_export, datatypes,
     directory, home, messages, projects,
 };
+use route_list::RouteList;
 
-/// Builds the application's router with its middleware.
-pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+/// Lists the routes that run inside the request timeout and body limit.
+fn site_routes() -> RouteList<AppState> {
+    RouteList::new()
         // Operations.
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
@@ -287,10 +290,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/data-management/datatypes/{id}/",
             get(datatypes::datatype_page),
-        );
+        )
+}
 
+/// Builds the application's router with its middleware.
+pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds);
-    routes
+    site_routes()
+        .into_router()
         .fallback(middleware::not_found)
         .layer(axum::middleware::from_fn(
             middleware::render_method_not_allowed,
@@ -310,7 +317,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         // Signed upload and download URLs stream bodies of any size for as long as they
         // take, so they are merged after the timeout and the body limit.
-        .merge(storage::router())
+        .merge(storage::routes().into_router())
         .layer(axum::middleware::from_fn(api::api_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -323,4 +330,12 @@ pub fn router(state: AppState) -> Router {
             client_addr::resolve_client,
         ))
         .with_state(state)
+}
+
+/// Returns the path pattern of every route, so tests can check that their tables cover
+/// the whole site.
+pub fn route_paths() -> Vec<&'static str> {
+    let mut paths = site_routes().paths().to_vec();
+    paths.extend_from_slice(storage::routes().paths());
+    paths
 }

@@ -15,7 +15,6 @@ use std::ops::Range;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -24,6 +23,7 @@ use axum::routing::{get, put};
 
 use super::client_addr::client_of;
 use super::error::ErrorDetail;
+use super::route_list::RouteList;
 use crate::app::AppState;
 use crate::blob::{Method, PutStreamError, StorageKind};
 use crate::clock::{HOUR, MINUTE, Micros};
@@ -41,8 +41,8 @@ const DOWNLOAD_PURPOSE: &str = "download-url";
 
 /// The routes of signed URLs. They stream bodies of any size for as long as it takes,
 /// so the caller mounts them outside the request timeout and the body limit.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> RouteList<AppState> {
+    RouteList::new()
         .route("/upload/{token}/", put(put_upload))
         .route("/download/{token}/", get(get_download))
 }

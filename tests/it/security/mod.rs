@@ -1,4 +1,9 @@
-//! Known attacks on Open Humans data-sharing projects, each tried against this server.
+//! Security tests. `matrix`, `coverage` and `headers` check access control and the
+//! security headers of every route for every kind of caller; `cross_project` checks
+//! that a coordinator cannot reach another project's members.
+//!
+//! The other modules try known attacks on Open Humans data-sharing projects against
+//! this server.
 //!
 //! Each attack is sent over HTTP to a spawned server. The tests in this folder check
 //! both the rejection and that nothing changed. Tests that live with their feature
@@ -122,7 +127,12 @@
 //! Paths without a crate prefix are modules of this folder; the others are relative to
 //! the test crate's root.
 
+mod coverage;
 mod credentials;
+mod cross_project;
 mod files;
+mod headers;
+mod matrix;
 mod pages;
 mod webhooks;
+mod world;
