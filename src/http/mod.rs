@@ -12,6 +12,7 @@ pub mod ops;
 pub mod pages;
 pub mod session;
 pub mod storage;
+pub mod upload_volume;
 pub mod webhook_client;
 
 use std::time::Duration;
