@@ -18,7 +18,7 @@ pub struct Limit {
 pub struct RetryAfter(pub u64);
 
 impl RetryAfter {
-    /// The whole seconds from `now` until `at`, at least one.
+    /// Returns the seconds from `now` until `at`, rounded up to at least one.
     pub fn until(at: Micros, now: Micros) -> RetryAfter {
         let seconds = ((at - now).max(0) + SECOND - 1) / SECOND;
         RetryAfter(seconds.max(1) as u64)

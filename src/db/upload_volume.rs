@@ -1,5 +1,5 @@
 //! The bytes each project uploaded in the last 24 hours, stored in the database so that
-//! the daily upload volume limit holds across every instance.
+//! the daily upload volume limit applies across every instance.
 //!
 //! An upload reserves its bytes before they are stored: all of them when the size is
 //! known, or a part at a time while they stream. The count and the reservation run in
@@ -16,7 +16,7 @@ use crate::clock::{DAY, Micros};
 ///
 /// The reservation is rejected when the project's bytes of the last 24 hours already
 /// reach `max_bytes`, or would pass it with `bytes` added. An upload larger than
-/// `max_bytes` can never fit and is told to retry after the whole window.
+/// `max_bytes` can never fit, and its `Retry-After` is the whole window.
 pub async fn reserve(
     db: &Db,
     project_id: i64,
@@ -42,7 +42,7 @@ pub async fn reserve(
     Ok(Ok(id))
 }
 
-/// Adds at least `needed` and at most `wanted` bytes to a reservation, as much as the
+/// Adds at least `needed` and at most `preferred` bytes to a reservation, as much as the
 /// project's remaining volume allows, and returns the bytes added. Rejected when not
 /// even `needed` bytes remain.
 pub async fn extend(
@@ -50,7 +50,7 @@ pub async fn extend(
     reservation: i64,
     project_id: i64,
     needed: u64,
-    wanted: u64,
+    preferred: u64,
     max_bytes: u64,
     now: Micros,
 ) -> sqlx::Result<Result<u64, RetryAfter>> {
@@ -61,7 +61,7 @@ pub async fn extend(
         return Ok(Err(retry_after));
     }
     let used = used_since(&mut tx, project_id, now - DAY).await?;
-    let granted = wanted.min(max_bytes.saturating_sub(used)).max(needed);
+    let granted = preferred.min(max_bytes.saturating_sub(used)).max(needed);
     sqlx::query("UPDATE upload_volume SET bytes = bytes + $1 WHERE id = $2")
         .bind(to_i64(granted))
         .bind(reservation)
@@ -128,8 +128,8 @@ async fn room_for(
 ) -> sqlx::Result<Result<(), RetryAfter>> {
     let since = now - DAY;
     let used = used_since(conn, project_id, since).await?;
-    let wanted = bytes.max(1);
-    let excess = used.saturating_add(wanted).saturating_sub(max_bytes);
+    let counted = bytes.max(1);
+    let excess = used.saturating_add(counted).saturating_sub(max_bytes);
     if excess == 0 {
         return Ok(Ok(()));
     }

@@ -201,9 +201,9 @@ fn verify_download_token(
 ///
 /// Responds 200 with an empty body, as clients require. A second PUT after a
 /// successful one, or while one streams, is 409; a body over `--max-upload-bytes` is
-/// 413 and nothing is kept; a body over the project's remaining upload volume is 429
-/// with `Retry-After` and nothing is kept (see [`crate::http::upload_volume`]); a
-/// tampered or expired token is 403. A failed PUT can be repeated.
+/// 413 and nothing is kept. A body over the project's remaining upload volume is 429
+/// with `Retry-After`, and nothing is kept either (see [`crate::http::upload_volume`]).
+/// A tampered or expired token is 403. A failed PUT can be repeated.
 pub async fn put_upload(
     State(state): State<AppState>,
     Path(token): Path<String>,

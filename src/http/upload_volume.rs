@@ -10,7 +10,7 @@
 //! wrong MD5, because they were still transferred and written.
 //!
 //! On S3 storage the bytes go straight to S3, so they are counted when the upload is
-//! completed; an upload over the limit is then deleted, row and object.
+//! completed. An upload over the limit is then deleted, row and object.
 //! NOTE: on S3, bytes PUT to a presigned URL and never completed are not counted; the
 //! clean-up job deletes them within a day.
 
@@ -36,7 +36,7 @@ pub fn volume_exceeded_message(state: &AppState) -> String {
     )
 }
 
-/// Why a metered upload stopped early.
+/// The reason a metered upload stopped early.
 #[derive(Debug)]
 pub enum Stop {
     /// The project's volume has no room for the bytes that arrived.
@@ -85,7 +85,7 @@ impl<'a> UploadBudget<'a> {
 
     /// Passes `body` through, counting its bytes and reserving more volume whenever
     /// they pass the reservation. When the volume has no more room, the stream ends
-    /// with an error, and [`UploadBudget::stop`] says why.
+    /// with an error, and [`UploadBudget::stop`] returns the reason.
     pub fn meter<E: std::fmt::Display + Send>(
         &self,
         body: impl futures_util::Stream<Item = Result<Bytes, E>> + Send,

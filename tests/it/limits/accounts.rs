@@ -4,22 +4,12 @@
 use openhumans::clock::{HOUR, MINUTE, SECOND};
 
 use super::{Pair, retry_after};
+use crate::accounts::password_reset::request_reset;
 use crate::accounts::{PASSWORD, create_member, log_in, member_count, post_form, sign_up};
 use crate::oauth2::Setup;
 
 const LOGIN_WINDOW_SECONDS: u64 = 15 * 60;
 const HOUR_SECONDS: u64 = 3600;
-
-async fn request_reset(pair: &Pair, n: usize, email: &str) -> reqwest::Response {
-    let app = pair.at(n);
-    let fields = [("email", email)];
-    post_form(
-        &app.new_client(),
-        &app.url("/account/password/reset/"),
-        &fields,
-    )
-    .await
-}
 
 #[tokio::test]
 async fn failed_logins_per_account() {
@@ -113,6 +103,8 @@ async fn signups_per_address() {
     let limited = sign_up(app, &app.new_client(), "member10", "m10@example.org").await;
 
     retry_after(&limited, HOUR_SECONDS);
+    let body = limited.text().await.unwrap();
+    assert!(body.contains("Too many signups"), "{body}");
     assert_eq!(member_count(&pair.apps[0]).await, 10);
     pair.clock.advance(HOUR + SECOND);
     let app = pair.at(11);
@@ -126,15 +118,15 @@ async fn reset_emails_per_account() {
     let pair = Pair::start(|_| {}).await;
     create_member(&pair.apps[0], "alice", "alice@example.org").await;
     for n in 0..5 {
-        let response = request_reset(&pair, n, "alice@example.org").await;
+        let response = request_reset(pair.at(n), "alice@example.org").await;
         assert_eq!(response.status(), 200, "reset request {n}");
     }
 
-    let limited = request_reset(&pair, 5, "ALICE@example.org").await;
+    let limited = request_reset(pair.at(5), "ALICE@example.org").await;
 
     retry_after(&limited, HOUR_SECONDS);
     pair.clock.advance(HOUR + SECOND);
-    let later = request_reset(&pair, 6, "alice@example.org").await;
+    let later = request_reset(pair.at(6), "alice@example.org").await;
     assert_eq!(later.status(), 200, "the window moved on");
 }
 

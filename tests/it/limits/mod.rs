@@ -29,6 +29,14 @@ impl Pair {
     /// Starts both instances with every setting at its default but those `configure`
     /// changes.
     pub async fn start(configure: fn(&mut Settings)) -> Pair {
+        Pair::start_each(|| configure).await
+    }
+
+    /// Starts both instances, each with the settings change that `configure` returns.
+    pub async fn start_each<F>(mut configure: impl FnMut() -> F) -> Pair
+    where
+        F: FnOnce(&mut Settings) + Send + 'static,
+    {
         let database = SharedDatabase::create().await;
         let clock = Clock::default();
         let mut apps = Vec::with_capacity(2);
@@ -37,7 +45,7 @@ impl Pair {
             let app = TestApp::builder()
                 .shared(&database)
                 .clock(&clock)
-                .with(configure)
+                .with(configure())
                 .spawn()
                 .await;
             apps.push(app);

@@ -2,12 +2,15 @@
 //! direct upload, the PUT to its URL, and the multipart upload.
 
 use openhumans::clock::{DAY, SECOND};
+use openhumans::config::Settings;
+use openhumans::db::files;
 use serde_json::Value;
 
 use super::{Pair, retry_after};
 use crate::api::{API, ApiSetup, METADATA, master_token};
 use crate::oauth2::Setup;
 use crate::support::TestApp;
+use crate::support::s3::S3Server;
 
 const DAY_SECONDS: u64 = 86_400;
 
@@ -15,6 +18,16 @@ const DAY_SECONDS: u64 = 86_400;
 struct Uploader {
     token: String,
     project_member_id: String,
+}
+
+/// Creates a project on `app` with one member, returning the project and its uploader.
+async fn project_on(app: TestApp) -> (ApiSetup, Uploader) {
+    let api = ApiSetup::from_setup(Setup::on(app, |_| {}).await).await;
+    let uploader = Uploader {
+        token: api.master_token.clone(),
+        project_member_id: api.project_member_id.clone(),
+    };
+    (api, uploader)
 }
 
 /// Starts a direct upload on `app`; returns the response.
@@ -110,10 +123,11 @@ fn on(app: &TestApp, url: &str) -> String {
 /// Checks that a rejected PUT left its file as it was: not claimed, no bytes recorded
 /// and no object stored.
 async fn assert_untouched(app: &TestApp, file_id: i64) {
-    let file = openhumans::db::files::find_by_id(&app.state.db, file_id)
+    let file = files::find_by_id(&app.state.db, file_id)
         .await
         .unwrap()
         .expect("the file row of a rejected PUT is kept for a retry");
+    assert_eq!(file.upload_started_at, None, "file {file_id} was claimed");
     assert_eq!(file.uploaded_at, None, "bytes recorded for file {file_id}");
     assert_eq!(file.size, None, "size recorded for file {file_id}");
     assert_eq!(
@@ -139,12 +153,8 @@ async fn upload_volume_per_project_per_day() {
         clock,
         database: _database,
     } = Pair::start(|settings| settings.upload_bytes_per_project_per_day = 1000).await;
-    let api = ApiSetup::from_setup(Setup::on(first, |_| {}).await).await;
+    let (api, uploader) = project_on(first).await;
     let apps = [api.app(), &second];
-    let uploader = Uploader {
-        token: api.master_token.clone(),
-        project_member_id: api.project_member_id.clone(),
-    };
 
     // 600 bytes through a direct upload, started on one instance and sent to the other.
     let (file_id, url) = start_ok(apps[0], &uploader).await;
@@ -187,4 +197,57 @@ async fn upload_volume_per_project_per_day() {
     };
     let (_, url) = start_ok(apps[0], &uploader).await;
     assert_eq!(put(apps[1], &url, 500).await.status(), 200);
+}
+
+#[tokio::test]
+async fn s3_upload_over_volume_is_deleted_at_completion() {
+    let s3 = S3Server::start().await;
+    let Pair {
+        apps: [first, second],
+        clock: _,
+        database: _database,
+    } = Pair::start_each(|| {
+        let storage = s3.configure();
+        move |settings: &mut Settings| {
+            storage(settings);
+            settings.upload_bytes_per_project_per_day = 1000;
+        }
+    })
+    .await;
+    let (api, uploader) = project_on(first).await;
+    let apps = [api.app(), &second];
+    let (file_id, url) = start_ok(apps[0], &uploader).await;
+    let stored = reqwest::Client::new()
+        .put(&url)
+        .body(vec![b'x'; 600])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 200);
+    assert_eq!(complete(apps[1], &uploader, file_id).await.status(), 200);
+
+    // The bytes reach S3 without passing the site, so completion rejects them.
+    let (file_id, url) = start_ok(apps[1], &uploader).await;
+    let file = files::find_by_id(&apps[0].state.db, file_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = reqwest::Client::new()
+        .put(&url)
+        .body(vec![b'x'; 600])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 200);
+    let refused = complete(apps[0], &uploader, file_id).await;
+
+    retry_after(&refused, DAY_SECONDS);
+    assert_eq!(volume_used(apps[1]).await, 600);
+    let row = files::find_by_id(&apps[1].state.db, file_id).await.unwrap();
+    assert!(row.is_none(), "the rejected upload's row was kept");
+    assert_eq!(
+        apps[1].state.storage.size(&file.storage_key).await.unwrap(),
+        None,
+        "the rejected upload's object was kept"
+    );
 }
