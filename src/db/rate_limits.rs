@@ -118,3 +118,21 @@ async fn insert(conn: &mut AnyConnection, bucket: &str, now: Micros) -> sqlx::Re
             .await?;
     Ok(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        let now = 1_000 * SECOND;
+        assert_eq!(RetryAfter::until(now + 90 * SECOND, now), RetryAfter(90));
+        assert_eq!(
+            RetryAfter::until(now + 90 * SECOND + 1, now),
+            RetryAfter(91)
+        );
+        assert_eq!(RetryAfter::until(now + 1, now), RetryAfter(1));
+        assert_eq!(RetryAfter::until(now, now), RetryAfter(1));
+        assert_eq!(RetryAfter::until(now - SECOND, now), RetryAfter(1));
+    }
+}

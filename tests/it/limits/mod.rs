@@ -5,7 +5,8 @@
 //!
 //! The apps run in this process rather than as two `openhumans serve` children
 //! because the binary has no way to move its clock. They share nothing in memory:
-//! each has its own connection pool, and the limits live in the database.
+//! each has its own connection pool, and the limits live in the database. The test in
+//! `scale::limits` checks the failed-login limit across two real processes.
 
 mod accounts;
 mod messages;
