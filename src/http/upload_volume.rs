@@ -11,8 +11,8 @@
 //!
 //! On S3 storage the bytes go straight to S3, so they are counted when the upload is
 //! completed. An upload over the limit is then deleted, row and object.
-//! NOTE: on S3, bytes PUT to a presigned URL and never completed are not counted; the
-//! clean-up job deletes them within a day.
+//! NOTE: on S3, bytes PUT to a presigned URL and never completed are not counted. The
+//! clean-up job deletes such uploads once they are a day old.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
