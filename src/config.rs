@@ -213,6 +213,23 @@ pub struct Settings {
         global = true
     )]
     pub messages_per_project_per_day: u32,
+
+    /// Messages one member may send to projects through their contact forms per hour,
+    /// counted over every instance.
+    #[arg(
+        long,
+        env = "OPENHUMANS_CONTACTS_PER_MEMBER_PER_HOUR",
+        default_value_t = 5,
+        global = true
+    )]
+    pub contacts_per_member_per_hour: u32,
+
+    /// Bytes a project may upload in any 24 hours, counted over every instance and both
+    /// kinds of upload. Once the project reaches it, uploads are rejected with 429, and
+    /// so is an upload that would pass it.
+    #[arg(long, env = "OPENHUMANS_UPLOAD_BYTES_PER_PROJECT_PER_DAY", default_value_t = 100 * 1024 * 1024 * 1024, global = true)]
+    pub upload_bytes_per_project_per_day: u64,
+
     /// Largest file accepted through a signed upload URL, in bytes; larger uploads are
     /// rejected with 413 as soon as the limit is passed.
     #[arg(long, env = "OPENHUMANS_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024 * 1024, global = true)]

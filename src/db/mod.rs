@@ -20,6 +20,7 @@ pub mod project_api;
 pub mod projects;
 pub mod rate_limits;
 pub mod sessions;
+pub mod upload_volume;
 pub mod webhooks;
 pub mod withdrawals;
 
@@ -190,6 +191,29 @@ pub fn parse_id_list(text: Option<&str>) -> sqlx::Result<Vec<i64>> {
         .collect::<sqlx::Result<Vec<i64>>>()?;
     ids.sort_unstable();
     Ok(ids)
+}
+
+/// Serializes the transactions that pass the same `key` until they end, so a count
+/// and the insert that depends on it act as one step across every instance.
+///
+/// PostgreSQL takes a transaction-scoped advisory lock on a 64-bit hash of the key;
+/// two keys with the same hash only wait for each other. SQLite needs nothing more,
+/// because a transaction from [`Db::begin_write`] already holds the database's only
+/// write lock.
+pub async fn lock_key(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+    key: &str,
+) -> sqlx::Result<()> {
+    if backend == Backend::Postgres {
+        // The function runs in FROM because the Any driver cannot decode its `void`
+        // result.
+        sqlx::query("SELECT 1 FROM pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Reads a `0`/`1` flag column.

@@ -1,7 +1,9 @@
 //! Sliding-window rate limits stored in the database, so that they hold across every
 //! instance of the site.
 
-use super::Db;
+use sqlx::AnyConnection;
+
+use super::{Db, lock_key};
 use crate::clock::{Micros, SECOND};
 
 /// A limit: at most `max` events per `window` microseconds in one bucket.
@@ -15,65 +17,34 @@ pub struct Limit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryAfter(pub u64);
 
-/// Checks whether one more event fits in `bucket` without recording it.
-pub async fn check(
-    db: &Db,
-    bucket: &str,
-    limit: Limit,
-    now: Micros,
-) -> sqlx::Result<Result<(), RetryAfter>> {
-    let since = now - limit.window;
-    let (count, oldest): (i64, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MIN(at) FROM rate_events WHERE bucket = $1 AND at > $2")
-            .bind(bucket)
-            .bind(since)
-            .fetch_one(&db.pool)
-            .await?;
-    if count < i64::from(limit.max) {
-        return Ok(Ok(()));
+impl RetryAfter {
+    /// Returns the seconds from `now` until `at`, rounded up to at least one.
+    pub fn until(at: Micros, now: Micros) -> RetryAfter {
+        let seconds = ((at - now).max(0) + SECOND - 1) / SECOND;
+        RetryAfter(seconds.max(1) as u64)
     }
-    // The window frees a slot when its oldest event ages out.
-    let frees_at = oldest.unwrap_or(now) + limit.window;
-    let seconds = ((frees_at - now).max(0) + SECOND - 1) / SECOND;
-    Ok(Err(RetryAfter(seconds.max(1) as u64)))
 }
 
 /// Records one event in `bucket` if the limit allows it, returning the event's id.
 ///
-/// The event is inserted first and counted second (with every earlier event of the
-/// window), so requests racing each other cannot all slip under the limit the way a
-/// separate check and record would let them. An event over the limit is deleted again.
-/// NOTE: on PostgreSQL two transactions that insert at the same instant may each miss
-/// the other's uncommitted row, so a burst can still pass the limit by one or two.
+/// The count and the insert run in one transaction that holds the bucket's lock (see
+/// [`lock_key`]), so requests racing each other on any instance are counted one after
+/// the other and exactly `limit.max` of them get in.
 pub async fn acquire(
     db: &Db,
     bucket: &str,
     limit: Limit,
     now: Micros,
 ) -> sqlx::Result<Result<i64, RetryAfter>> {
-    let (id,): (i64,) =
-        sqlx::query_as("INSERT INTO rate_events (bucket, at) VALUES ($1, $2) RETURNING id")
-            .bind(bucket)
-            .bind(now)
-            .fetch_one(&db.pool)
-            .await?;
-    let (count,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM rate_events WHERE bucket = $1 AND at > $2 AND id <= $3",
-    )
-    .bind(bucket)
-    .bind(now - limit.window)
-    .bind(id)
-    .fetch_one(&db.pool)
-    .await?;
-    if count <= i64::from(limit.max) {
-        return Ok(Ok(id));
+    let mut tx = db.begin_write().await?;
+    lock_key(&mut tx, db.backend, bucket).await?;
+    if let Err(retry_after) = room_for_one(&mut tx, bucket, limit, now).await? {
+        tx.rollback().await?;
+        return Ok(Err(retry_after));
     }
-    release(db, id).await?;
-    match check(db, bucket, limit, now).await? {
-        Err(retry_after) => Ok(Err(retry_after)),
-        // Earlier events aged out in between; one second is a safe answer.
-        Ok(()) => Ok(Err(RetryAfter(1))),
-    }
+    let id = insert(&mut tx, bucket, now).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
 }
 
 /// Deletes one event recorded by [`acquire`], e.g. when the attempt it counted
@@ -86,14 +57,14 @@ pub async fn release(db: &Db, event_id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Records one event in `bucket`.
+/// Records one event in `bucket` whatever the count, e.g. an email sent for another
+/// reason that still counts toward the bucket's limit. It takes the bucket's lock so
+/// that no [`acquire`] counting at the same time misses it.
 pub async fn record(db: &Db, bucket: &str, now: Micros) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO rate_events (bucket, at) VALUES ($1, $2)")
-        .bind(bucket)
-        .bind(now)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+    let mut tx = db.begin_write().await?;
+    lock_key(&mut tx, db.backend, bucket).await?;
+    insert(&mut tx, bucket, now).await?;
+    tx.commit().await
 }
 
 /// Forgets the events of a bucket, e.g. the failed logins of an account after a
@@ -113,4 +84,55 @@ pub async fn prune(db: &Db, before: Micros) -> sqlx::Result<u64> {
         .execute(&db.pool)
         .await?;
     Ok(result.rows_affected())
+}
+
+/// Returns `Ok` when the window of `bucket` has room for one more event, or else when
+/// its oldest event ages out.
+async fn room_for_one(
+    conn: &mut AnyConnection,
+    bucket: &str,
+    limit: Limit,
+    now: Micros,
+) -> sqlx::Result<Result<(), RetryAfter>> {
+    let since = now - limit.window;
+    let (count, oldest): (i64, Option<i64>) =
+        sqlx::query_as("SELECT COUNT(*), MIN(at) FROM rate_events WHERE bucket = $1 AND at > $2")
+            .bind(bucket)
+            .bind(since)
+            .fetch_one(&mut *conn)
+            .await?;
+    if count < i64::from(limit.max) {
+        return Ok(Ok(()));
+    }
+    // The window frees a slot when its oldest event ages out.
+    let frees_at = oldest.unwrap_or(now) + limit.window;
+    Ok(Err(RetryAfter::until(frees_at, now)))
+}
+
+async fn insert(conn: &mut AnyConnection, bucket: &str, now: Micros) -> sqlx::Result<i64> {
+    let (id,): (i64,) =
+        sqlx::query_as("INSERT INTO rate_events (bucket, at) VALUES ($1, $2) RETURNING id")
+            .bind(bucket)
+            .bind(now)
+            .fetch_one(conn)
+            .await?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        let now = 1_000 * SECOND;
+        assert_eq!(RetryAfter::until(now + 90 * SECOND, now), RetryAfter(90));
+        assert_eq!(
+            RetryAfter::until(now + 90 * SECOND + 1, now),
+            RetryAfter(91)
+        );
+        assert_eq!(RetryAfter::until(now + 1, now), RetryAfter(1));
+        assert_eq!(RetryAfter::until(now, now), RetryAfter(1));
+        assert_eq!(RetryAfter::until(now - SECOND, now), RetryAfter(1));
+    }
 }

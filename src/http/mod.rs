@@ -14,6 +14,7 @@ pub mod pages;
 pub mod route_list;
 pub mod session;
 pub mod storage;
+pub mod upload_volume;
 pub mod webhook_client;
 
 use std::time::Duration;

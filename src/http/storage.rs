@@ -28,6 +28,8 @@ use crate::app::AppState;
 use crate::blob::{Method, PutStreamError, StorageKind};
 use crate::clock::{HOUR, MINUTE, Micros};
 use crate::db::files::{self, DataFile};
+use crate::db::rate_limits::RetryAfter;
+use crate::http::upload_volume::{Stop, UploadBudget, volume_exceeded_message};
 
 /// How long an upload URL is valid.
 pub const UPLOAD_URL_LIFETIME: Micros = 6 * HOUR;
@@ -199,8 +201,9 @@ fn verify_download_token(
 ///
 /// Responds 200 with an empty body, as clients require. A second PUT after a
 /// successful one, or while one streams, is 409; a body over `--max-upload-bytes` is
-/// 413 and nothing is kept; a tampered or expired token is 403. A failed PUT can be
-/// repeated.
+/// 413 and nothing is kept. A body over the project's remaining upload volume is 429
+/// with `Retry-After`, and nothing is kept either (see [`crate::http::upload_volume`]).
+/// A tampered or expired token is 403. A failed PUT can be repeated.
 pub async fn put_upload(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -228,19 +231,31 @@ pub async fn put_upload(
         Ok(None) => return plain(StatusCode::NOT_FOUND, "This upload no longer exists."),
         Err(error) => return internal(anyhow::Error::new(error).context("loading a file")),
     };
+    // The project's volume is reserved before the upload is claimed, so a rejected PUT
+    // leaves the link usable once the volume frees up.
+    let length = content_length(request.headers());
+    let budget = match UploadBudget::open(&state, file.project_id, length).await {
+        Ok(Ok(budget)) => budget,
+        Ok(Err(retry_after)) => return volume_exceeded(&state, retry_after),
+        Err(error) => return internal(anyhow::Error::new(error).context("reserving volume")),
+    };
     match files::claim_upload(&state.db, file_id, now).await {
         Ok(true) => {}
         Ok(false) => {
+            cancel_budget(budget, file_id).await;
             return plain(
                 StatusCode::CONFLICT,
                 "This upload link was already used; start a new upload to replace the file.",
             );
         }
-        Err(error) => return internal(anyhow::Error::new(error).context("claiming an upload")),
+        Err(error) => {
+            cancel_budget(budget, file_id).await;
+            return internal(anyhow::Error::new(error).context("claiming an upload"));
+        }
     }
 
-    let body = request.into_body().into_data_stream();
-    let stored = match state
+    let body = budget.meter(request.into_body().into_data_stream());
+    let stored = state
         .storage
         .put_stream(
             &file.storage_key,
@@ -248,26 +263,35 @@ pub async fn put_upload(
             limit,
             file.metadata_md5().is_some(),
         )
-        .await
-    {
+        .await;
+    let stored = match stored {
         Ok(stored) => stored,
         Err(error) => {
             if let Err(release_error) = files::release_upload(&state.db, file_id).await {
                 tracing::error!(file.id = file_id, error = %release_error,
                     "releasing a failed upload failed");
             }
-            return match error {
-                PutStreamError::TooLarge { limit } => too_large(limit),
-                PutStreamError::Body(message) => plain(
+            let stop = budget.stop();
+            cancel_budget(budget, file_id).await;
+            return match (stop, error) {
+                (Some(Stop::OverLimit(retry_after)), _) => volume_exceeded(&state, retry_after),
+                (Some(Stop::Database(error)), _) => {
+                    internal(anyhow::Error::new(error).context("reserving volume"))
+                }
+                (None, PutStreamError::TooLarge { limit }) => too_large(limit),
+                (None, PutStreamError::Body(message)) => plain(
                     StatusCode::BAD_REQUEST,
                     &format!("Reading the upload failed: {message}"),
                 ),
-                PutStreamError::Store(error) => internal(error),
+                (None, PutStreamError::Store(error)) => internal(error),
             };
         }
     };
 
     let size = i64::try_from(stored.size).unwrap_or(i64::MAX);
+    if let Err(error) = budget.settle(stored.size).await {
+        return internal(anyhow::Error::new(error).context("settling reserved volume"));
+    }
     if let Err(error) = files::record_upload(
         &state.db,
         file_id,
@@ -517,6 +541,26 @@ fn too_large(limit: u64) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!("The upload is larger than the limit of {limit} bytes."),
     )
+}
+
+/// Responds 429 to a PUT over the project's upload volume.
+fn volume_exceeded(state: &AppState, retry_after: RetryAfter) -> Response {
+    let mut response = plain(
+        StatusCode::TOO_MANY_REQUESTS,
+        &volume_exceeded_message(state),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.0));
+    response
+}
+
+/// Gives back the volume of an upload that stored nothing. A failure only leaves the
+/// project's count too high until the reservation ages out, so it is logged.
+async fn cancel_budget(budget: UploadBudget<'_>, file_id: i64) {
+    if let Err(error) = budget.cancel().await {
+        tracing::error!(file.id = file_id, error = %error, "giving back reserved volume failed");
+    }
 }
 
 fn range_not_satisfiable(size: u64) -> Response {

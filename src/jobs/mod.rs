@@ -127,13 +127,14 @@ pub fn spawn_cleanup(state: &AppState, mut shutdown: watch::Receiver<bool>) -> J
     })
 }
 
-/// Deletes expired sessions, rate-limit events older than two days (the longest
-/// rate-limit window is one day), expired OAuth2 codes and tokens, and direct uploads
+/// Deletes expired sessions, rate-limit events and upload volume reservations older
+/// than two days (the longest window is one day), expired OAuth2 codes and tokens, and direct uploads
 /// left incomplete for a day, and member data exports that expired.
 pub async fn clean_up(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now();
     crate::db::sessions::delete_expired(&state.db, now).await?;
     crate::db::rate_limits::prune(&state.db, now - 2 * crate::clock::DAY).await?;
+    crate::db::upload_volume::prune(&state.db, now - 2 * crate::clock::DAY).await?;
     crate::db::oauth2::prune(&state.db, now).await?;
     uploads::purge_incomplete_uploads(state, now).await?;
     exports::purge_exports(state, now).await?;

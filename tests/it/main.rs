@@ -14,6 +14,7 @@ mod connections;
 mod data_pages;
 mod datatypes;
 mod jobs;
+mod limits;
 mod mail;
 mod member_control;
 mod messaging;

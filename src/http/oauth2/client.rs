@@ -56,7 +56,7 @@ pub async fn authenticate(
         max: state.settings.client_auth_failures_per_minute,
         window: MINUTE,
     };
-    if let Err(retry_after) = rate_limits::check(&state.db, &bucket, limit, now).await? {
+    if let Err(retry_after) = rate_limits::acquire(&state.db, &bucket, limit, now).await? {
         tracing::warn!(
             client_id = %credentials.client_id,
             "too many failed client authentications"
@@ -66,7 +66,6 @@ pub async fn authenticate(
         }
         .into());
     }
-    rate_limits::record(&state.db, &bucket, now).await?;
     tracing::info!(client_id = %credentials.client_id, "client authentication failed");
     Err(TokenError::InvalidClient.into())
 }

@@ -36,12 +36,6 @@ const MAX_MESSAGE_CHARS: usize = 5_000;
 /// Maximum length of a message's subject, in characters.
 const MAX_SUBJECT_CHARS: usize = 200;
 
-/// Messages one member may send to projects per hour.
-const CONTACT_LIMIT: Limit = Limit {
-    max: 5,
-    window: HOUR,
-};
-
 /// A project as the directory lists it.
 pub struct DirectoryEntry {
     pub slug: String,
@@ -249,7 +243,10 @@ pub async fn contact_project(
     super::accounts::acquire_limit(
         &state,
         &format!("project-contact:member:{}", member.id),
-        CONTACT_LIMIT,
+        Limit {
+            max: state.settings.contacts_per_member_per_hour,
+            window: HOUR,
+        },
         now,
         "You have sent as many messages to projects as this site allows in an hour.",
     )

@@ -6,7 +6,7 @@ mod confirm_email;
 mod forms;
 mod login;
 mod password_change;
-mod password_reset;
+pub mod password_reset;
 mod signup;
 
 use std::time::Duration;

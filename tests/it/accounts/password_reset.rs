@@ -11,7 +11,8 @@ use crate::support::mail::read_outbox;
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
-async fn request_reset(app: &TestApp, email: &str) -> reqwest::Response {
+/// Requests a password-reset email for `email` from a new browser on `app`.
+pub async fn request_reset(app: &TestApp, email: &str) -> reqwest::Response {
     let fields = [("email", email)];
     post_form(
         &app.new_client(),

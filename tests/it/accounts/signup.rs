@@ -1,7 +1,6 @@
 //! `/account/signup/`.
 
 use futures_util::future::join_all;
-use openhumans::clock::MINUTE;
 
 use super::{
     PASSWORD, create_member, location, member_count, post_form, session_cookie, sign_up,
@@ -215,40 +214,6 @@ async fn short_password_rejected() {
     let body = response.text().await.unwrap();
     assert!(body.contains("id=\"password-error\""), "{body}");
     assert_eq!(member_count(&app).await, 0);
-}
-
-#[tokio::test]
-async fn signups_limited_per_address() {
-    let app = TestApp::spawn().await;
-    for n in 0..10 {
-        let client = app.new_client();
-        let response = sign_up(
-            &app,
-            &client,
-            &format!("member{n}"),
-            &format!("m{n}@example.org"),
-        )
-        .await;
-        assert_eq!(response.status(), 303, "signup {n}");
-    }
-
-    let limited = sign_up(&app, &app.client, "member10", "m10@example.org").await;
-
-    assert_eq!(limited.status(), 429);
-    let retry_after: u64 = limited.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(retry_after > 0, "{retry_after}");
-    assert!(retry_after <= 3600, "{retry_after}");
-    let body = limited.text().await.unwrap();
-    assert!(body.contains("Too many signups"), "{body}");
-    assert_eq!(member_count(&app).await, 10);
-
-    app.clock().advance(61 * MINUTE);
-    let later = sign_up(&app, &app.client, "member10", "m10@example.org").await;
-    assert_eq!(later.status(), 303);
 }
 
 #[tokio::test]

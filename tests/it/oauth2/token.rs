@@ -320,38 +320,6 @@ async fn wrong_secret_is_invalid_client() {
 }
 
 #[tokio::test]
-async fn failed_client_authentications_are_limited() {
-    let setup = Setup::new().await;
-    let attempt = || async {
-        reqwest::Client::new()
-            .post(setup.app.url("/oauth2/token/"))
-            .basic_auth(&setup.project.client_id, Some("wrong"))
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
-            .send()
-            .await
-            .unwrap()
-    };
-    for _ in 0..20 {
-        assert_eq!(attempt().await.status(), 401);
-    }
-
-    let limited = attempt().await;
-
-    assert_eq!(limited.status(), 429);
-    let retry_after: u64 = limited.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=60).contains(&retry_after), "{retry_after}");
-    let code = setup.code(&[]).await;
-    let good = exchange_raw(&setup.app, &setup.project, &code, None).await;
-    assert_eq!(good.status(), 200, "a correct secret is never limited");
-    setup.app.clock().advance(MINUTE + 1);
-    assert_eq!(attempt().await.status(), 401, "the window moves on");
-}
-
-#[tokio::test]
 async fn grant_type_and_parameters_are_checked() {
     let setup = Setup::new().await;
 

@@ -9,6 +9,7 @@
 
 mod crash;
 mod deliveries;
+mod limits;
 mod messages;
 mod proxies;
 mod receiver;

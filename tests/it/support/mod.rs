@@ -46,6 +46,7 @@ type Configure = Box<dyn FnOnce(&mut Settings) + Send>;
 pub struct TestAppBuilder {
     configure: Vec<Configure>,
     shared: Option<(PathBuf, String)>,
+    clock: Option<Clock>,
 }
 
 impl TestApp {
@@ -57,6 +58,7 @@ impl TestApp {
         TestAppBuilder {
             configure: Vec::new(),
             shared: None,
+            clock: None,
         }
     }
 
@@ -105,6 +107,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// Uses `clock` instead of a new one, so that moving it moves the time of every app
+    /// built with it, as the wall clock moves for every instance of a site.
+    pub fn clock(mut self, clock: &Clock) -> Self {
+        self.clock = Some(clock.clone());
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let dir = tempfile::tempdir().expect("creating a temporary directory");
         let mut settings = Settings::with_data_dir(dir.path());
@@ -133,7 +142,7 @@ impl TestAppBuilder {
             configure(&mut settings);
         }
 
-        let state = AppState::build(settings, Clock::default())
+        let state = AppState::build(settings, self.clock.unwrap_or_default())
             .await
             .expect("building the app");
         let (shutdown, stopped) = oneshot::channel::<()>();

@@ -21,6 +21,8 @@ use crate::blob::{PutStreamError, StorageKind};
 use crate::crypto::random_token;
 use crate::db::files::{self, NewDataFile};
 use crate::db::memberships::Membership;
+use crate::db::rate_limits::RetryAfter;
+use crate::db::upload_volume;
 use crate::domain::files::{
     file_basename, parse_datatype_refs, parse_metadata, resolve_datatypes, storage_key,
 };
@@ -28,6 +30,7 @@ use crate::http::api::auth::ApiAuth;
 use crate::http::api::body::ApiBody;
 use crate::http::api::error::{ApiError, FieldMessage};
 use crate::http::storage::mint_upload_url;
+use crate::http::upload_volume::volume_exceeded_message;
 
 /// Characters of random text that keep storage keys of equal file names apart.
 const KEY_RANDOM_CHARS: usize = 16;
@@ -71,6 +74,7 @@ pub struct CompleteResponse {
         (status = 201, description = "The file was stored", body = UploadResponse),
         (status = 400, description = "Invalid fields, named in the body", body = Object),
         (status = 401, description = "Missing, unknown or expired token", body = super::openapi::DetailResponse),
+        (status = 429, description = "The project's upload volume of the last 24 hours is used up, or the file would pass it", body = super::openapi::DetailResponse),
     )
 )]
 pub async fn upload_file(
@@ -90,6 +94,8 @@ pub async fn upload_file(
     let source = tokio::fs::File::open(&file.path)
         .await
         .context("opening an uploaded file")?;
+    // The whole file is already here, so its size is reserved before it is stored.
+    let reservation = reserve_volume(&state, auth.project.id, file.size).await?;
     let stored = state
         .storage
         .put_stream(
@@ -98,14 +104,20 @@ pub async fn upload_file(
             state.settings.max_upload_bytes,
             upload.md5().is_some(),
         )
-        .await
-        .map_err(|error| match error {
-            PutStreamError::TooLarge { limit } => ApiError::PayloadTooLarge(format!(
-                "data_file is larger than the limit of {limit} bytes"
-            )),
-            PutStreamError::Body(message) => ApiError::BadRequest(message),
-            PutStreamError::Store(error) => ApiError::Internal(error),
-        })?;
+        .await;
+    let stored = match stored {
+        Ok(stored) => stored,
+        Err(error) => {
+            upload_volume::cancel(&state.db, reservation).await?;
+            return Err(match error {
+                PutStreamError::TooLarge { limit } => ApiError::PayloadTooLarge(format!(
+                    "data_file is larger than the limit of {limit} bytes"
+                )),
+                PutStreamError::Body(message) => ApiError::BadRequest(message),
+                PutStreamError::Store(error) => ApiError::Internal(error),
+            });
+        }
+    };
     if let Some(expected) = upload.md5()
         && !stored
             .md5
@@ -153,6 +165,7 @@ pub async fn upload_file(
         (status = 201, description = "The upload was started", body = DirectUploadResponse),
         (status = 400, description = "Invalid fields, named in the body", body = Object),
         (status = 401, description = "Missing, unknown or expired token", body = super::openapi::DetailResponse),
+        (status = 429, description = "The project's upload volume of the last 24 hours is used up", body = super::openapi::DetailResponse),
     )
 )]
 pub async fn start_direct_upload(
@@ -167,9 +180,17 @@ pub async fn start_direct_upload(
         .filter(|name| !name.is_empty())
         .ok_or_else(|| ApiError::field("filename", "This field is required."))?;
     let basename = file_basename(filename).map_err(|error| ApiError::field("filename", error))?;
+    let now = state.clock.now();
+    let room = upload_volume::check(
+        &state.db,
+        auth.project.id,
+        state.settings.upload_bytes_per_project_per_day,
+        now,
+    )
+    .await?;
+    room.map_err(|retry_after| volume_exceeded(&state, retry_after))?;
 
     let key = storage_key(auth.project.id, &random_token(KEY_RANDOM_CHARS), &basename);
-    let now = state.clock.now();
     let id = files::insert(
         &state.db,
         &NewDataFile {
@@ -203,6 +224,7 @@ pub async fn start_direct_upload(
         (status = 200, description = "The file is complete", body = CompleteResponse),
         (status = 400, description = "Unknown file, bytes missing, too large or wrong MD5", body = Object),
         (status = 401, description = "Missing, unknown or expired token", body = super::openapi::DetailResponse),
+        (status = 429, description = "On S3 storage: the file would pass the project's upload volume of the last 24 hours; it was deleted", body = super::openapi::DetailResponse),
     )
 )]
 pub async fn complete_direct_upload(
@@ -342,6 +364,11 @@ async fn check_s3_object(
             "file is {size} bytes, larger than the limit of {limit} bytes; it was deleted"
         )));
     }
+    // The bytes went straight to S3, so they count toward the project's volume now.
+    if let Err(error) = reserve_volume(state, file.project_id, size).await {
+        discard_upload(state, file).await?;
+        return Err(error);
+    }
 
     let size = i64::try_from(size).unwrap_or(i64::MAX);
     let Some(expected) = file.metadata_md5() else {
@@ -372,6 +399,27 @@ async fn check_local_upload(state: &AppState, file: &files::DataFile) -> Result<
         return Err(md5_mismatch());
     }
     Ok(size)
+}
+
+/// Reserves `bytes` of the project's upload volume, returning the reservation, or a
+/// 429 when the project is at its limit or `bytes` would pass it.
+async fn reserve_volume(state: &AppState, project_id: i64, bytes: u64) -> Result<i64, ApiError> {
+    let reservation = upload_volume::reserve(
+        &state.db,
+        project_id,
+        bytes,
+        state.settings.upload_bytes_per_project_per_day,
+        state.clock.now(),
+    )
+    .await?;
+    reservation.map_err(|retry_after| volume_exceeded(state, retry_after))
+}
+
+fn volume_exceeded(state: &AppState, retry_after: RetryAfter) -> ApiError {
+    ApiError::TooManyRequests {
+        retry_after: retry_after.0,
+        detail: volume_exceeded_message(state),
+    }
 }
 
 /// Deletes a direct upload that failed its checks: the row first, so the file can
