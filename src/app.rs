@@ -1,7 +1,6 @@
 //! Building the application from settings, and serving it until shutdown.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,6 +87,70 @@ impl AppState {
     }
 }
 
+/// Serves `app` over HTTP/1.1 on `listener` until `shutdown` completes, then waits for
+/// open connections to finish their requests.
+///
+/// Each connection must send a request's headers within `header_timeout` or is
+/// closed; axum's own `serve` sets no such limit, so a client sending headers byte by
+/// byte could hold a connection for ever. The request timeout middleware covers
+/// the rest of a request.
+async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Errors of one connection (reset before accept) need no pause;
+                    // others, such as running out of file descriptors, would spin.
+                    if !is_connection_error(&error) {
+                        tracing::error!(error = %error, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small responses go out at once instead of waiting for more to fill a segment.
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            tower::ServiceExt::oneshot(app.clone(), request)
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error = %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+fn is_connection_error(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
 /// Serves the site on `listener` and runs the job workers until `shutdown` completes,
 /// then lets in-flight requests and jobs finish.
 pub async fn serve(
@@ -107,18 +170,15 @@ pub async fn serve(
         let _ = signalled.send(true);
     };
     let app = crate::http::router(state.clone());
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown);
+    let header_timeout = Duration::from_secs(state.settings.request_timeout_seconds);
+    let server = serve_http(listener, app, header_timeout, shutdown);
     let grace = Duration::from_secs(state.settings.request_timeout_seconds + 5);
     let deadline = async move {
         let _ = signal_seen.wait_for(|seen| *seen).await;
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        served = server => served.context("serving HTTP")?,
+        () = server => {}
         () = deadline => {
             tracing::warn!(grace_s = grace.as_secs(), "connections still open after the shutdown grace period were dropped");
         }

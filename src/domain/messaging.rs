@@ -111,8 +111,8 @@ impl Rejection {
                 retry_after_seconds,
             } => vec![format!(
                 "Daily message limit reached: a project may message at most {limit} \
-                 recipients per day; {remaining} remain now and this message has \
-                 {requested}. Retry after {retry_after_seconds} seconds, or send to fewer \
+                 recipients per day; {remaining} of today's are left and this message \
+                 has {requested}. Retry after {retry_after_seconds} seconds, or send to fewer \
                  members."
             )],
         }

@@ -231,6 +231,19 @@ pub async fn put_upload(
         Ok(None) => return plain(StatusCode::NOT_FOUND, "This upload no longer exists."),
         Err(error) => return internal(anyhow::Error::new(error).context("loading a file")),
     };
+    // The link was issued to the project for a member; once the member leaves (or the
+    // account is suspended) the project may no longer add to their data. A project
+    // may always read its own uploads for an active member, so the read check fits.
+    match project_may_read(&state, file.project_id, &file).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return plain(
+                StatusCode::FORBIDDEN,
+                "This upload link is no longer valid: the member is not in the project.",
+            );
+        }
+        Err(error) => return internal(error.context("checking an upload's membership")),
+    }
     // The project's volume is reserved before the upload is claimed, so a rejected PUT
     // leaves the link usable once the volume frees up.
     let length = content_length(request.headers());

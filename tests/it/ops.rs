@@ -200,3 +200,30 @@ async fn unknown_methods_share_one_metrics_label() {
     assert!(!body.contains("BBBB"), "{body}");
     assert!(body.contains("method=\"OTHER\""), "{body}");
 }
+
+#[tokio::test]
+async fn slow_request_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::builder()
+        .with(|settings| settings.request_timeout_seconds = 1)
+        .spawn()
+        .await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // Half a request line, and then nothing: the headers never complete.
+    stream.write_all(b"GET / HT").await.unwrap();
+
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut received),
+    )
+    .await;
+
+    assert!(closed.is_ok(), "the connection was still open after 10 s");
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        received.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+}

@@ -182,6 +182,36 @@ async fn completion_checks_owner_and_bytes() {
 }
 
 #[tokio::test]
+async fn upload_link_stops_when_member_leaves() {
+    let api = ApiSetup::new().await;
+    let started: Value = start(&api, METADATA).await.json().await.unwrap();
+    let id = started["id"].as_i64().unwrap();
+    super::leave(&api).await;
+
+    let response = reqwest::Client::new()
+        .put(started["url"].as_str().unwrap())
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 403);
+    let file = openhumans::db::files::find_by_id(&api.app().state.db, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(file.uploaded_at, None, "no bytes were recorded");
+    let stored = api
+        .app()
+        .state
+        .storage
+        .get(&file.storage_key)
+        .await
+        .unwrap();
+    assert_eq!(stored, None, "no object was stored");
+}
+
+#[tokio::test]
 async fn md5_mismatch_rejects_completion() {
     let api = ApiSetup::new().await;
     let pmid = api.project_member_id.clone();
