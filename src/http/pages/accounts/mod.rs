@@ -12,10 +12,12 @@ pub mod password_reset;
 pub mod signup;
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use anyhow::Context;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use tokio::sync::Semaphore;
 
 use crate::app::AppState;
 use crate::clock::{HOUR, Micros};
@@ -28,22 +30,42 @@ use crate::http::error::PageError;
 /// Status of a form re-rendered because of invalid input.
 const REJECTED: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 
-/// Hashes a password on the blocking thread pool, because Argon2 spends tens of
-/// milliseconds of CPU that would otherwise stall other requests.
-async fn hash_password(password: &str) -> anyhow::Result<String> {
-    let password = password.to_string();
-    tokio::task::spawn_blocking(move || password::hash(&password))
+/// Permits for Argon2 runs, one per core. Each run holds 19 MiB while it works, and
+/// tokio's blocking pool would start up to 512 at once (about 10 GB) under a burst of
+/// logins. Runs beyond the cores would not finish sooner anyway.
+static HASHING_PERMITS: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, |cores| cores.get()))
+});
+
+/// Runs an Argon2 computation on the blocking thread pool, because it spends tens of
+/// milliseconds of CPU that would otherwise stall other requests, once a permit is
+/// free.
+async fn run_argon2<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+    what: &'static str,
+) -> anyhow::Result<T> {
+    let _permit = HASHING_PERMITS
+        .acquire()
         .await
-        .context("hashing a password")
+        .context("the password hashing permits are closed")?;
+    tokio::task::spawn_blocking(work).await.context(what)
 }
 
-/// Checks a password against a stored hash on the blocking thread pool.
+/// Hashes a password.
+async fn hash_password(password: &str) -> anyhow::Result<String> {
+    let password = password.to_string();
+    run_argon2(move || password::hash(&password), "hashing a password").await
+}
+
+/// Checks a password against a stored hash.
 async fn verify_password(password: &str, stored: &str) -> anyhow::Result<bool> {
     let password = password.to_string();
     let stored = stored.to_string();
-    tokio::task::spawn_blocking(move || password::verify(&password, &stored))
-        .await
-        .context("verifying a password")
+    run_argon2(
+        move || password::verify(&password, &stored),
+        "verifying a password",
+    )
+    .await
 }
 
 /// The part of a client address that rate limits count by. An IPv6 client usually
@@ -159,7 +181,42 @@ fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn argon2_runs_wait_for_permits() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+
+        let runs = (0..16).map(|_| {
+            let running = running.clone();
+            let most = most.clone();
+            tokio::spawn(run_argon2(
+                move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                },
+                "a test run",
+            ))
+        });
+        for run in futures_util::future::join_all(runs).await {
+            run.unwrap().unwrap();
+        }
+
+        let permits = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+        let most = most.load(Ordering::SeqCst);
+        assert!(
+            most <= permits,
+            "{most} runs at once with {permits} permits"
+        );
+        assert!(most >= 1);
+    }
 
     #[test]
     fn address_key_groups_ipv6_by_64() {
