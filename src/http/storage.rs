@@ -92,7 +92,9 @@ pub fn mint_download_url(
 /// Why a signed URL was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignedUrlError {
+    /// Malformed, tampered with, or signed for another kind of URL.
     Invalid,
+    /// Correctly signed, but past its expiry.
     Expired,
 }
 
