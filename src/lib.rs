@@ -15,6 +15,8 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod jobs;
 pub mod mail;

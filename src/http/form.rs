@@ -88,7 +88,7 @@ fn is_form_content_type(headers: &HeaderMap) -> bool {
 
 /// Decodes a urlencoded body, or returns `None` when a name or value is not valid
 /// UTF-8 after percent-decoding.
-fn parse_urlencoded(body: &[u8]) -> Option<Vec<(String, String)>> {
+pub(crate) fn parse_urlencoded(body: &[u8]) -> Option<Vec<(String, String)>> {
     body.split(|&byte| byte == b'&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {

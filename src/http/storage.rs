@@ -27,6 +27,7 @@ use super::route_list::RouteList;
 use crate::app::AppState;
 use crate::blob::{Method, PutStreamError, StorageKind};
 use crate::clock::{HOUR, MINUTE, Micros};
+use crate::crypto::ServerKey;
 use crate::db::files::{self, DataFile};
 use crate::db::rate_limits::RetryAfter;
 use crate::http::upload_volume::{Stop, UploadBudget, volume_exceeded_message};
@@ -69,8 +70,7 @@ pub async fn mint_upload_url(
             .context("S3 storage returned no presigned URL")?;
         return Ok(url);
     }
-    let value = format!("{file_id}-{}", now + UPLOAD_URL_LIFETIME);
-    let token = state.key.sign(UPLOAD_PURPOSE, &value);
+    let token = sign_upload_token(&state.key, file_id, now + UPLOAD_URL_LIFETIME);
     Ok(state.url(&format!("/upload/{token}/")))
 }
 
@@ -83,27 +83,29 @@ pub fn mint_download_url(
     project_id: Option<i64>,
     now: Micros,
 ) -> String {
-    let project = match project_id {
-        Some(id) => format!("p{id}"),
-        None => "m".to_string(),
+    let grant = DownloadGrant {
+        file_id,
+        project_id,
     };
-    let value = format!("{file_id}-{project}-{}", now + DOWNLOAD_URL_LIFETIME);
-    let token = state.key.sign(DOWNLOAD_PURPOSE, &value);
+    let token = sign_download_token(&state.key, grant, now + DOWNLOAD_URL_LIFETIME);
     state.url(&format!("/download/{token}/"))
 }
 
 /// Why a signed URL was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TokenError {
+pub enum SignedUrlError {
+    /// Malformed, tampered with, or signed for another kind of URL.
     Invalid,
+    /// Correctly signed, but past its expiry.
     Expired,
 }
 
 /// What a valid download token grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct DownloadGrant {
-    file_id: i64,
-    project_id: Option<i64>,
+pub struct DownloadGrant {
+    pub file_id: i64,
+    /// The project the URL was handed to, or `None` for the file's owner.
+    pub project_id: Option<i64>,
 }
 
 /// Checks whether `project_id` may read `file` now: the file's member is an active member of
@@ -148,48 +150,70 @@ async fn head_response(state: &AppState, file: &files::DataFile) -> Response {
     }
 }
 
-fn verify_upload_token(state: &AppState, token: &str, now: Micros) -> Result<i64, TokenError> {
-    let value = state
-        .key
+/// Signs the token of an upload URL, which is `<file id>-<expiry>` and its HMAC.
+pub(crate) fn sign_upload_token(key: &ServerKey, file_id: i64, expires_at: Micros) -> String {
+    key.sign(UPLOAD_PURPOSE, &format!("{file_id}-{expires_at}"))
+}
+
+pub(crate) fn verify_upload_token(
+    key: &ServerKey,
+    token: &str,
+    now: Micros,
+) -> Result<i64, SignedUrlError> {
+    let value = key
         .verify(UPLOAD_PURPOSE, token)
-        .ok_or(TokenError::Invalid)?;
-    let (file_id, expires_at) = value.split_once('-').ok_or(TokenError::Invalid)?;
-    let file_id = file_id.parse().map_err(|_| TokenError::Invalid)?;
-    let expires_at: Micros = expires_at.parse().map_err(|_| TokenError::Invalid)?;
+        .ok_or(SignedUrlError::Invalid)?;
+    let (file_id, expires_at) = value.split_once('-').ok_or(SignedUrlError::Invalid)?;
+    let file_id = file_id.parse().map_err(|_| SignedUrlError::Invalid)?;
+    let expires_at: Micros = expires_at.parse().map_err(|_| SignedUrlError::Invalid)?;
     if now >= expires_at {
-        return Err(TokenError::Expired);
+        return Err(SignedUrlError::Expired);
     }
     Ok(file_id)
 }
 
-fn verify_download_token(
-    state: &AppState,
+/// Signs the token of a download URL, which is `<file id>-<p<project id> or m>-<expiry>`
+/// and its HMAC.
+pub(crate) fn sign_download_token(
+    key: &ServerKey,
+    grant: DownloadGrant,
+    expires_at: Micros,
+) -> String {
+    let project = match grant.project_id {
+        Some(id) => format!("p{id}"),
+        None => "m".to_string(),
+    };
+    let value = format!("{}-{project}-{expires_at}", grant.file_id);
+    key.sign(DOWNLOAD_PURPOSE, &value)
+}
+
+pub(crate) fn verify_download_token(
+    key: &ServerKey,
     token: &str,
     now: Micros,
-) -> Result<DownloadGrant, TokenError> {
-    let value = state
-        .key
+) -> Result<DownloadGrant, SignedUrlError> {
+    let value = key
         .verify(DOWNLOAD_PURPOSE, token)
-        .ok_or(TokenError::Invalid)?;
+        .ok_or(SignedUrlError::Invalid)?;
     let mut parts = value.splitn(3, '-');
     let (Some(file_id), Some(project), Some(expires_at)) =
         (parts.next(), parts.next(), parts.next())
     else {
-        return Err(TokenError::Invalid);
+        return Err(SignedUrlError::Invalid);
     };
-    let file_id = file_id.parse().map_err(|_| TokenError::Invalid)?;
+    let file_id = file_id.parse().map_err(|_| SignedUrlError::Invalid)?;
     let project_id = match project {
         "m" => None,
         project => Some(
             project
                 .strip_prefix('p')
                 .and_then(|id| id.parse().ok())
-                .ok_or(TokenError::Invalid)?,
+                .ok_or(SignedUrlError::Invalid)?,
         ),
     };
-    let expires_at: Micros = expires_at.parse().map_err(|_| TokenError::Invalid)?;
+    let expires_at: Micros = expires_at.parse().map_err(|_| SignedUrlError::Invalid)?;
     if now >= expires_at {
-        return Err(TokenError::Expired);
+        return Err(SignedUrlError::Expired);
     }
     Ok(DownloadGrant {
         file_id,
@@ -210,12 +234,12 @@ pub async fn put_upload(
     request: Request,
 ) -> Response {
     let now = state.clock.now();
-    let file_id = match verify_upload_token(&state, &token, now) {
+    let file_id = match verify_upload_token(&state.key, &token, now) {
         Ok(file_id) => file_id,
-        Err(TokenError::Invalid) => {
+        Err(SignedUrlError::Invalid) => {
             return plain(StatusCode::FORBIDDEN, "This upload link is not valid.");
         }
-        Err(TokenError::Expired) => {
+        Err(SignedUrlError::Expired) => {
             return plain(StatusCode::FORBIDDEN, "This upload link has expired.");
         }
     };
@@ -338,12 +362,12 @@ pub async fn get_download(
     request: Request,
 ) -> Response {
     let now = state.clock.now();
-    let grant = match verify_download_token(&state, &token, now) {
+    let grant = match verify_download_token(&state.key, &token, now) {
         Ok(grant) => grant,
-        Err(TokenError::Invalid) => {
+        Err(SignedUrlError::Invalid) => {
             return plain(StatusCode::FORBIDDEN, "This download link is not valid.");
         }
-        Err(TokenError::Expired) => {
+        Err(SignedUrlError::Expired) => {
             return plain(
                 StatusCode::FORBIDDEN,
                 "This download link has expired; request a new one.",
@@ -484,7 +508,7 @@ fn content_disposition(basename: &str) -> String {
 
 /// How to treat a `Range` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum RangeRequest {
+pub enum RangeRequest {
     /// Malformed, another unit, or several ranges: serve the whole file.
     Ignore,
     Satisfiable(Range<u64>),
@@ -493,7 +517,7 @@ enum RangeRequest {
 
 /// Parses a single `bytes=` range against an object of `size` bytes (RFC 9110
 /// section 14.1.2).
-fn parse_range(header: &str, size: u64) -> RangeRequest {
+pub(crate) fn parse_range(header: &str, size: u64) -> RangeRequest {
     let Some(spec) = header.trim().strip_prefix("bytes=") else {
         return RangeRequest::Ignore;
     };

@@ -151,7 +151,8 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 /// Checks whether an address is globally reachable: not private, loopback,
 /// link-local (which contains cloud metadata services), shared (CGNAT), multicast,
 /// unspecified, reserved or set aside for documentation. IPv6 addresses that embed an
-/// IPv4 address (mapped, compatible, NAT64, 6to4) are judged by that address.
+/// IPv4 address (mapped, compatible, the well-known NAT64 prefix, 6to4) are judged by
+/// that address.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -199,8 +200,14 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (segments[0] & 0xffc0) == 0xfe80 // link-local
         || (segments[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
         || (segments[0] & 0xff00) == 0xff00 // multicast
+        // Local-use NAT64 (RFC 8215): a local translator may map it to any IPv4 address.
+        || (segments[0] == 0x64 && segments[1] == 0xff9b && segments[2] == 1)
+        // IETF protocol assignments (2001::/23): Teredo, which tunnels to IPv4,
+        // benchmarking, ORCHID and others that no webhook receiver uses.
+        || (segments[0] == 0x2001 && segments[1] < 0x0200)
         || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
-        || (segments[0] == 0x2001 && segments[1] == 0) // Teredo, which tunnels to IPv4
+        || (segments[0] == 0x3fff && segments[1] < 0x1000) // documentation (RFC 9637)
+        || segments[0] == 0x5f00 // segment routing identifiers (RFC 9602)
         || (segments[0] == 0x0100 && segments[1..4] == [0, 0, 0]); // discard-only
     !forbidden
 }
@@ -271,6 +278,12 @@ mod tests {
             "2002:c0a8:0101::1",
             "2001:db8::1",
             "fec0::1",
+            "64:ff9b:1::a9fe:a9fe",
+            "2001::1",
+            "2001:2::1",
+            "2001:10::1",
+            "3fff::1",
+            "5f00::1",
         ] {
             assert!(!public(address), "{address}");
         }

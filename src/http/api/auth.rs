@@ -14,7 +14,7 @@ use axum::http::request::Parts;
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::clock::{HOUR, Micros};
-use crate::crypto::constant_time_eq;
+use crate::crypto::{ServerKey, constant_time_eq};
 use crate::db::memberships::Membership;
 use crate::db::projects::{self, Project};
 use crate::db::{oauth2, project_api};
@@ -73,7 +73,7 @@ impl FromRequestParts<AppState> for ApiAuth {
         })?;
         let now = state.clock.now();
 
-        if let Some(scoped) = verify_exchange_credential(state, &token, now) {
+        if let Some(scoped) = verify_exchange_credential(&state.key, &token, now) {
             if parts.uri.path() != EXCHANGE_MEMBER_PATH {
                 return Err(invalid_token());
             }
@@ -83,7 +83,7 @@ impl FromRequestParts<AppState> for ApiAuth {
             let Some((master_hash, authorized_at)) = binding else {
                 return Err(invalid_token());
             };
-            let expected = exchange_tag(state, master_hash.as_deref(), authorized_at);
+            let expected = exchange_tag(&state.key, master_hash.as_deref(), authorized_at);
             if !constant_time_eq(&tag, &expected) {
                 return Err(invalid_token());
             }
@@ -122,7 +122,7 @@ impl FromRequestParts<AppState> for ApiAuth {
 /// the membership's last authorization, so rotating the master token or the member
 /// leaving ends it, even if they later rejoin.
 pub fn mint_exchange_credential(
-    state: &AppState,
+    key: &ServerKey,
     project_id: i64,
     project_member_id: &str,
     master_hash: Option<&str>,
@@ -130,16 +130,16 @@ pub fn mint_exchange_credential(
     now: Micros,
 ) -> String {
     let expires_at = now + EXCHANGE_CREDENTIAL_LIFETIME;
-    let tag = exchange_tag(state, master_hash, authorized_at);
+    let tag = exchange_tag(key, master_hash, authorized_at);
     let value = format!("x-{project_id}-{project_member_id}-{expires_at}-{tag}");
-    state.key.sign(EXCHANGE_CREDENTIAL_PURPOSE, &value)
+    key.sign(EXCHANGE_CREDENTIAL_PURPOSE, &value)
 }
 
 /// Computes a short tag of what an exchange credential is bound to. The credential is
 /// signed, so the tag only has to change when the master token or the authorization
 /// does.
-fn exchange_tag(
-    state: &AppState,
+pub(crate) fn exchange_tag(
+    key: &ServerKey,
     master_hash: Option<&str>,
     authorized_at: Option<Micros>,
 ) -> String {
@@ -148,7 +148,7 @@ fn exchange_tag(
         master_hash.unwrap_or(""),
         authorized_at.map_or_else(String::new, |at| at.to_string())
     );
-    let mut tag = state.key.hash(EXCHANGE_BINDING_PURPOSE, &binding);
+    let mut tag = key.hash(EXCHANGE_BINDING_PURPOSE, &binding);
     tag.truncate(16);
     tag
 }
@@ -156,12 +156,12 @@ fn exchange_tag(
 /// Checks an exchange credential's signature and expiry. Returns `None` when `token`
 /// is not one (so other credential kinds are tried), or the project id,
 /// `project_member_id` and binding tag it carries, or a 401 when it has expired.
-fn verify_exchange_credential(
-    state: &AppState,
+pub(crate) fn verify_exchange_credential(
+    key: &ServerKey,
     token: &str,
     now: Micros,
 ) -> Option<Result<(i64, String, String), ApiError>> {
-    let value = state.key.verify(EXCHANGE_CREDENTIAL_PURPOSE, token)?;
+    let value = key.verify(EXCHANGE_CREDENTIAL_PURPOSE, token)?;
     let mut parts = value.strip_prefix("x-")?.splitn(4, '-');
     let project_id: i64 = parts.next()?.parse().ok()?;
     let project_member_id = parts.next()?.to_string();
@@ -176,7 +176,7 @@ fn verify_exchange_credential(
 /// Reads the token from `?access_token=` (last value) or else from
 /// `Authorization: Bearer`. A header with another scheme is ignored; a Bearer header
 /// without a value or with spaces in it is a 401.
-fn request_token(parts: &Parts) -> Result<Option<String>, ApiError> {
+pub(crate) fn request_token(parts: &Parts) -> Result<Option<String>, ApiError> {
     let from_query = parts.uri.query().and_then(|query| {
         url::form_urlencoded::parse(query.as_bytes())
             .filter(|(name, _)| name == "access_token")

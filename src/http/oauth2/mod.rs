@@ -110,7 +110,7 @@ fn no_store(mut response: Response) -> Response {
 
 /// Reads an `application/x-www-form-urlencoded` body into name and value pairs,
 /// rejecting other content types and repeated parameters (RFC 6749 §3.2).
-fn parse_form(
+pub(crate) fn parse_form(
     content_type: Option<&HeaderValue>,
     body: &[u8],
 ) -> Result<std::collections::HashMap<String, String>, TokenError> {

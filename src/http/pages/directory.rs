@@ -145,7 +145,8 @@ async fn directory_page(
         entries: projects.into_iter().map(DirectoryEntry::new).collect(),
         total,
         previous_link: (page > 1).then(|| link(page - 1)),
-        next_link: (offset + PAGE_SIZE < total).then(|| link(page + 1)),
+        // The offset of a huge page number saturates, and must not overflow here.
+        next_link: (offset.saturating_add(PAGE_SIZE) < total).then(|| link(page + 1)),
         page,
         query: search,
     })

@@ -90,6 +90,23 @@ async fn directory_search_matches_fields() {
 }
 
 #[tokio::test]
+async fn directory_page_past_the_end_is_empty() {
+    let app = TestApp::spawn().await;
+    let coordinator = fixtures::create_member(&app, "coordinator").await;
+    project(&app, coordinator.id, "Sleep Study", true, true).await;
+
+    let (status, html) = page(&app, &format!("/activities/?page={}", i64::MAX)).await;
+
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("class=\"panel directory-entry\"").count(), 0);
+    assert!(!html.contains("Sleep Study"), "{html}");
+    assert!(
+        !html.contains("?page=-"),
+        "a link to a negative page: {html}"
+    );
+}
+
+#[tokio::test]
 async fn directory_pages_through_projects() {
     let app = TestApp::spawn().await;
     let coordinator = fixtures::create_member(&app, "coordinator").await;

@@ -109,7 +109,7 @@ async fn member_response(
     let data = file_responses(state, &preview, membership.project_id, now).await?;
 
     let credential = mint_exchange_credential(
-        state,
+        &state.key,
         membership.project_id,
         &membership.project_member_id,
         master_hash,
