@@ -41,7 +41,9 @@ class MailSink:
         self.other = 0
 
     async def handle_DATA(self, server, session, envelope):
-        content = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
+        content = (
+            envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
+        )
         message_id = email.message_from_bytes(content).get("Message-ID", "")
         tokens = set(traffic.MESSAGE_TOKEN.findall(content))
         with self.lock:
@@ -112,7 +114,9 @@ class Server:
         deadline = time.monotonic() + HEALTHY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                sys.exit(f"faults: the server exited with {self.process.returncode}; see {self.log_path}")
+                sys.exit(
+                    f"faults: the server exited with {self.process.returncode}; see {self.log_path}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
                     if response.status == 200:
@@ -121,7 +125,9 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.05)
-        sys.exit(f"faults: the server did not respond to /healthz within {HEALTHY_TIMEOUT_S} s; see {self.log_path}")
+        sys.exit(
+            f"faults: the server did not respond to /healthz within {HEALTHY_TIMEOUT_S} s; see {self.log_path}"
+        )
 
     def kill(self):
         self.state.mark_down(self.elapsed())
@@ -159,8 +165,12 @@ class Database:
             path = self.url.removeprefix("sqlite://").removeprefix("sqlite:").split("?")[0]
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
                 return [tuple(str(value) for value in row) for row in conn.execute(sql)]
-        out = subprocess.run(["psql", self.url, "-qAtX", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            ["psql", self.url, "-qAtX", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return [tuple(line.split("\t")) for line in out.stdout.splitlines()]
 
     def scalar(self, sql):
@@ -202,11 +212,17 @@ def due_jobs(database):
 def undelivered(ledger, mail, webhooks):
     """Counts confirmed messages and withdrawals not yet seen by the sinks."""
     with mail.lock:
-        messages = sum(1 for token, (_, confirmed) in ledger.messages.items()
-                       if confirmed and not mail.deliveries.get(token))
+        messages = sum(
+            1
+            for token, (_, confirmed) in ledger.messages.items()
+            if confirmed and not mail.deliveries.get(token)
+        )
     with webhooks.lock:
-        withdrawals = sum(1 for pmid, confirmed in ledger.withdrawals.items()
-                          if confirmed and not webhooks.deliveries.get(pmid))
+        withdrawals = sum(
+            1
+            for pmid, confirmed in ledger.withdrawals.items()
+            if confirmed and not webhooks.deliveries.get(pmid)
+        )
     return messages + withdrawals
 
 
@@ -239,7 +255,9 @@ def check_messages(ledger, mail, faults):
         if recipients - {recipient}:
             problems.append(f"message {token} went to {sorted(recipients - {recipient})}")
         if len(message_ids) > 1 or (len(got) > 1 and not faults):
-            problems.append(f"message {token} was delivered {len(got)} times with Message-IDs {sorted(message_ids)}")
+            problems.append(
+                f"message {token} was delivered {len(got)} times with Message-IDs {sorted(message_ids)}"
+            )
     for token in deliveries:
         problems.append(f"message {token} was delivered but never accepted")
     return delivered, repeats, problems
@@ -259,7 +277,9 @@ def check_webhooks(ledger, webhooks, faults):
         if confirmed and not ids:
             problems.append(f"the withdrawal of {pmid} succeeded but its webhook never arrived")
         if len(set(ids)) > 1 or (len(ids) > 1 and not faults):
-            problems.append(f"the withdrawal of {pmid} sent {len(ids)} webhooks with ids {sorted(set(ids))}")
+            problems.append(
+                f"the withdrawal of {pmid} sent {len(ids)} webhooks with ids {sorted(set(ids))}"
+            )
     for pmid in deliveries:
         problems.append(f"a webhook arrived for {pmid}, who never withdrew")
     return delivered, repeats, problems
@@ -277,10 +297,16 @@ def check_files(ledger, config):
     for member in ledger.members:
         if member.project_member_id in withdrawn:
             continue
-        query = urllib.parse.urlencode({"project_member_id": member.project_member_id, "limit": 1000})
-        response = conn.request("GET", f"/api/direct-sharing/project/exchange-member/?{query}", headers=headers)
+        query = urllib.parse.urlencode(
+            {"project_member_id": member.project_member_id, "limit": 1000}
+        )
+        response = conn.request(
+            "GET", f"/api/direct-sharing/project/exchange-member/?{query}", headers=headers
+        )
         if response.status != 200:
-            problems.append(f"listing the files of {member.project_member_id}: status {response.status}")
+            problems.append(
+                f"listing the files of {member.project_member_id}: status {response.status}"
+            )
             continue
         listed = response.json()["data"]
         listed_count += len(listed)
@@ -295,7 +321,9 @@ def check_files(ledger, config):
             body = conn.request("GET", url.path + "?" + url.query).body
             downloaded += 1
             if traffic.hashlib.md5(body).hexdigest() != expected[0] or len(body) != expected[1]:
-                problems.append(f"file {entry['id']} of {member.project_member_id} downloads different bytes")
+                problems.append(
+                    f"file {entry['id']} of {member.project_member_id} downloads different bytes"
+                )
     conn.close()
     return listed_count, downloaded, problems
 
@@ -304,7 +332,9 @@ def check_database(database):
     """Runs the backend's own integrity checks and the consistency queries."""
     results = {}
     if database.is_sqlite:
-        results["PRAGMA integrity_check"] = ", ".join(row[0] for row in database.rows("PRAGMA integrity_check"))
+        results["PRAGMA integrity_check"] = ", ".join(
+            row[0] for row in database.rows("PRAGMA integrity_check")
+        )
         results["PRAGMA foreign_key_check rows"] = len(database.rows("PRAGMA foreign_key_check"))
     else:
         results["pg_amcheck"] = run_pg_amcheck(database.url)
@@ -319,15 +349,22 @@ def run_pg_amcheck(url):
     """Checks every table and B-tree index with pg_amcheck; returns "ok" or its output."""
     candidates = [os.path.join(d, "pg_amcheck") for d in os.environ.get("PATH", "").split(":")]
     candidates += sorted(
-        (os.path.join("/usr/lib/postgresql", version, "bin", "pg_amcheck")
-         for version in os.listdir("/usr/lib/postgresql")) if os.path.isdir("/usr/lib/postgresql") else [],
+        (
+            (
+                os.path.join("/usr/lib/postgresql", version, "bin", "pg_amcheck")
+                for version in os.listdir("/usr/lib/postgresql")
+            )
+            if os.path.isdir("/usr/lib/postgresql")
+            else []
+        ),
         reverse=True,
     )
     binary = next((path for path in candidates if os.access(path, os.X_OK)), None)
     if binary is None:
         return "not installed"
-    out = subprocess.run([binary, "--install-missing", "--heapallindexed", url],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [binary, "--install-missing", "--heapallindexed", url], capture_output=True, text=True
+    )
     return "ok" if out.returncode == 0 else (out.stdout + out.stderr).strip()[:500]
 
 
@@ -349,28 +386,43 @@ def run_faults(server, times, started):
 def summarise(ledger):
     return {
         "requests": dict(ledger.requests),
-        "statuses": {step: {str(code): n for code, n in counts.items()} for step, counts in ledger.statuses.items()},
-        "connection_failures": {step: dict(kinds) for step, kinds in ledger.connection_failures.items()},
+        "statuses": {
+            step: {str(code): n for code, n in counts.items()}
+            for step, counts in ledger.statuses.items()
+        },
+        "connection_failures": {
+            step: dict(kinds) for step, kinds in ledger.connection_failures.items()
+        },
         "unexpected_connection_failures": ledger.unexpected_connection_failures,
         "actions": dict(ledger.actions),
         "clients_out_of_members": ledger.clients_out_of_members,
-        "server_errors": sum(n for counts in ledger.statuses.values() for code, n in counts.items() if code >= 500),
+        "server_errors": sum(
+            n for counts in ledger.statuses.values() for code, n in counts.items() if code >= 500
+        ),
     }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", required=True)
-    parser.add_argument("--credentials", required=True, help="JSON printed by `admin create-project`")
-    parser.add_argument("--members", required=True, help="file with one fresh member's username a line")
+    parser.add_argument(
+        "--credentials", required=True, help="JSON printed by `admin create-project`"
+    )
+    parser.add_argument(
+        "--members", required=True, help="file with one fresh member's username a line"
+    )
     parser.add_argument("--password", required=True, help="the password of every fresh member")
     parser.add_argument("--redirect-uri", required=True)
     parser.add_argument("--smtp-port", type=int, required=True)
     parser.add_argument("--webhook-port", type=int, required=True)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--duration", type=float, default=60, help="seconds of traffic")
-    parser.add_argument("--kills", type=int, default=0, help="SIGKILL and restart the server this many times")
-    parser.add_argument("--drain-timeout", type=float, default=120, help="seconds to wait for queued jobs")
+    parser.add_argument(
+        "--kills", type=int, default=0, help="SIGKILL and restart the server this many times"
+    )
+    parser.add_argument(
+        "--drain-timeout", type=float, default=120, help="seconds to wait for queued jobs"
+    )
     parser.add_argument("--seed", default="openhumans")
     parser.add_argument("--server-log", required=True)
     parser.add_argument("--result", required=True, help="where to write the results as JSON")
@@ -384,10 +436,14 @@ def main():
         usernames = [line.strip() for line in file if line.strip()]
     address = urllib.parse.urlsplit(base_url)
     config = {
-        "host": address.hostname, "port": address.port, "seed": args.seed,
-        "client_id": credentials["client_id"], "master_token": credentials["master_access_token"],
+        "host": address.hostname,
+        "port": address.port,
+        "seed": args.seed,
+        "client_id": credentials["client_id"],
+        "master_token": credentials["master_access_token"],
         "basic_auth": traffic.basic_auth(credentials["client_id"], credentials["client_secret"]),
-        "redirect_uri": args.redirect_uri, "password": args.password,
+        "redirect_uri": args.redirect_uri,
+        "password": args.password,
     }
 
     sinks = Sinks(args.smtp_port, args.webhook_port)
@@ -414,7 +470,7 @@ def run(args, config, usernames, database, sinks, server):
     server.started = started
     deadline = started + args.duration
     clients = [
-        traffic.Client(n, config, state, ledger, usernames[n * share:(n + 1) * share], deadline)
+        traffic.Client(n, config, state, ledger, usernames[n * share : (n + 1) * share], deadline)
         for n in range(args.clients)
     ]
     for client in clients:
@@ -429,38 +485,68 @@ def run(args, config, usernames, database, sinks, server):
     files_listed, files_downloaded, file_problems = check_files(ledger, config)
     server.stop()
     sinks.stop()
-    messages_delivered, message_repeats, message_problems = check_messages(ledger, mail, bool(args.kills))
-    webhooks_delivered, webhook_repeats, webhook_problems = check_webhooks(ledger, webhooks, bool(args.kills))
+    messages_delivered, message_repeats, message_problems = check_messages(
+        ledger, mail, bool(args.kills)
+    )
+    webhooks_delivered, webhook_repeats, webhook_problems = check_webhooks(
+        ledger, webhooks, bool(args.kills)
+    )
     database_checks, database_problems = check_database(database)
 
     summary = summarise(ledger)
-    problems = ledger.failures + file_problems + message_problems + webhook_problems + database_problems
+    problems = (
+        ledger.failures + file_problems + message_problems + webhook_problems + database_problems
+    )
     if summary["server_errors"]:
         problems.insert(0, f"{summary['server_errors']} responses with a 5xx status")
     result = {
-        "clients": args.clients, "duration_s": args.duration, "traffic_s": traffic_seconds,
-        "kills_at_s": times, "outages_s": state.outages,
-        "drain_s": drain_seconds, **summary,
+        "clients": args.clients,
+        "duration_s": args.duration,
+        "traffic_s": traffic_seconds,
+        "kills_at_s": times,
+        "outages_s": state.outages,
+        "drain_s": drain_seconds,
+        **summary,
         "failure_count": ledger.failure_count,
         "members_joined": len(ledger.members),
-        "files": {"confirmed": sum(len(m.files) for m in ledger.members if m.project_member_id not in ledger.withdrawals),
-                  "uncertain": sum(len(m.uncertain_files) for m in ledger.members),
-                  "deleted": sum(len(m.deleted_files) for m in ledger.members),
-                  "listed": files_listed, "downloaded": files_downloaded},
-        "messages": {"accepted": sum(1 for _, ok in ledger.messages.values() if ok),
-                     "uncertain": sum(1 for _, ok in ledger.messages.values() if not ok),
-                     "limited": ledger.statuses["message"][429], "delivered": messages_delivered,
-                     "repeats": message_repeats,
-                     "other_emails": mail.other},
-        "withdrawals": {"confirmed": sum(1 for ok in ledger.withdrawals.values() if ok),
-                        "uncertain": sum(1 for ok in ledger.withdrawals.values() if not ok),
-                        "webhooks_delivered": webhooks_delivered, "repeats": webhook_repeats},
+        "files": {
+            "confirmed": sum(
+                len(m.files)
+                for m in ledger.members
+                if m.project_member_id not in ledger.withdrawals
+            ),
+            "uncertain": sum(len(m.uncertain_files) for m in ledger.members),
+            "deleted": sum(len(m.deleted_files) for m in ledger.members),
+            "listed": files_listed,
+            "downloaded": files_downloaded,
+        },
+        "messages": {
+            "accepted": sum(1 for _, ok in ledger.messages.values() if ok),
+            "uncertain": sum(1 for _, ok in ledger.messages.values() if not ok),
+            "limited": ledger.statuses["message"][429],
+            "delivered": messages_delivered,
+            "repeats": message_repeats,
+            "other_emails": mail.other,
+        },
+        "withdrawals": {
+            "confirmed": sum(1 for ok in ledger.withdrawals.values() if ok),
+            "uncertain": sum(1 for ok in ledger.withdrawals.values() if not ok),
+            "webhooks_delivered": webhooks_delivered,
+            "repeats": webhook_repeats,
+        },
         "database": database_checks,
-        "problems": problems[:traffic.MAX_FAILURES_KEPT],
+        "problems": problems[: traffic.MAX_FAILURES_KEPT],
     }
     with open(args.result, "w") as file:
         json.dump(result, file, indent=1)
-    print(json.dumps({key: result[key] for key in ("requests", "files", "messages", "withdrawals", "database")}))
+    print(
+        json.dumps(
+            {
+                key: result[key]
+                for key in ("requests", "files", "messages", "withdrawals", "database")
+            }
+        )
+    )
     for problem in problems[:20]:
         print(f"faults: {problem}", file=sys.stderr)
     if problems:

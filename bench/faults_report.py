@@ -28,7 +28,9 @@ def machine():
                 break
     with open("/proc/meminfo") as meminfo:
         kib = int(meminfo.readline().split()[1])
-    return f"{cores} cores ({model}), {kib / 1024 / 1024:.0f} GiB memory, Linux {platform.release()}"
+    return (
+        f"{cores} cores ({model}), {kib / 1024 / 1024:.0f} GiB memory, Linux {platform.release()}"
+    )
 
 
 def count(value):
@@ -47,14 +49,20 @@ def phase_section(title, result):
     lines = [f"#### {title}", ""]
     if result["kills_at_s"]:
         outages = "; ".join(f"{start} s to {end} s" for start, end in result["outages_s"])
-        lines.append(f"Killed with SIGKILL at {', '.join(str(t) for t in result['kills_at_s'])} s; "
-                     f"down (kill to first 200 from /healthz): {outages}.")
-    lines.append(f"Traffic ran {result['traffic_s']} s; the queue drained {result['drain_s']} s later. "
-                 f"Actions: {listing(result['actions'])}. Members who joined: {count(result['members_joined'])}.")
+        lines.append(
+            f"Killed with SIGKILL at {', '.join(str(t) for t in result['kills_at_s'])} s; "
+            f"down (kill to first 200 from /healthz): {outages}."
+        )
+    lines.append(
+        f"Traffic ran {result['traffic_s']} s; the queue drained {result['drain_s']} s later. "
+        f"Actions: {listing(result['actions'])}. Members who joined: {count(result['members_joined'])}."
+    )
     lines += ["", "| request | sent | statuses | connection failures |", "|---|---|---|---|"]
     for step in sorted(result["requests"]):
         failures = listing(result["connection_failures"].get(step, {}))
-        lines.append(f"| {step} | {count(result['requests'][step])} | {statuses.get(step, '')} | {failures} |")
+        lines.append(
+            f"| {step} | {count(result['requests'][step])} | {statuses.get(step, '')} | {failures} |"
+        )
     files, messages, withdrawals = result["files"], result["messages"], result["withdrawals"]
     lines += [
         "",
@@ -90,10 +98,14 @@ def main():
     args = parser.parse_args()
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"Run on {now} with `{args.command}` on {machine()}; {args.profile} build, "
-             "clients and server on the same cores."]
+    lines = [
+        f"Run on {now} with `{args.command}` on {machine()}; {args.profile} build, "
+        "clients and server on the same cores."
+    ]
     for backend, backend_title in BACKENDS.items():
-        phases = [(phase, os.path.join(args.results, f"{backend}-{phase}.json")) for phase in PHASES]
+        phases = [
+            (phase, os.path.join(args.results, f"{backend}-{phase}.json")) for phase in PHASES
+        ]
         phases = [(phase, path) for phase, path in phases if os.path.exists(path)]
         if not phases:
             continue
@@ -107,7 +119,9 @@ def main():
     with open(args.report) as file:
         page = file.read()
     section = f"{START}\n" + "\n".join(lines) + f"\n{END}"
-    page, replaced = re.subn(re.escape(START) + ".*?" + re.escape(END), lambda _: section, page, flags=re.S)
+    page, replaced = re.subn(
+        re.escape(START) + ".*?" + re.escape(END), lambda _: section, page, flags=re.S
+    )
     if not replaced:
         raise SystemExit(f"faults_report: {args.report} has no {START} marker")
     with open(args.report, "w") as file:

@@ -122,7 +122,9 @@ class Connection:
             data = raw.read()
         except (OSError, http.client.HTTPException) as error:
             self.close()
-            raise ConnectionFailed(failure_kind(error), self.server.failure_is_expected(self.generation))
+            raise ConnectionFailed(
+                failure_kind(error), self.server.failure_is_expected(self.generation)
+            )
         if raw.getheader("Connection", "").lower() == "close":
             self.close()
         headers = {}
@@ -287,7 +289,9 @@ class Client(threading.Thread):
         """Sends one request; returns the response when its status is in `expected`."""
         headers = dict(headers or {})
         if member is not None and member.cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in member.cookies.items())
+            headers["Cookie"] = "; ".join(
+                f"{name}={value}" for name, value in member.cookies.items()
+            )
         if isinstance(body, dict):
             body = urllib.parse.urlencode(body)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -301,7 +305,9 @@ class Client(threading.Thread):
             keep_cookies(member, response)
         if response.status not in expected:
             detail = response.body[:200].decode("utf-8", "replace")
-            raise Unexpected(f"{step}: status {response.status}, expected {sorted(expected)}: {detail}")
+            raise Unexpected(
+                f"{step}: status {response.status}, expected {sorted(expected)}: {detail}"
+            )
         return response
 
     def bearer(self, member):
@@ -336,23 +342,39 @@ class Client(threading.Thread):
             raise Unexpected("consent page: no consent form")
         fields = parser.fields + [("allow", "Authorize")]
         answer = self.call(
-            "consent form", "POST", authorize.split("?")[0], {303},
+            "consent form",
+            "POST",
+            authorize.split("?")[0],
+            {303},
             body=urllib.parse.urlencode(fields),
-            headers={"Content-Type": "application/x-www-form-urlencoded"}, member=member,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            member=member,
         )
         location = urllib.parse.urlsplit(answer.header("location") or "")
         query = dict(urllib.parse.parse_qsl(location.query))
         if query.get("state") != state or "code" not in query:
             raise Unexpected(f"consent form: redirect without a code: {location.geturl()[:200]}")
         tokens = self.call(
-            "token (code)", "POST", "/oauth2/token/", {200},
-            body={"grant_type": "authorization_code", "code": query["code"], "redirect_uri": config["redirect_uri"]},
+            "token (code)",
+            "POST",
+            "/oauth2/token/",
+            {200},
+            body={
+                "grant_type": "authorization_code",
+                "code": query["code"],
+                "redirect_uri": config["redirect_uri"],
+            },
             headers={"Authorization": f"Basic {config['basic_auth']}"},
         ).json()
         member.access_token = tokens["access_token"]
         member.refresh_token = tokens["refresh_token"]
-        data = self.call("exchange-member", "GET", "/api/direct-sharing/project/exchange-member/", {200},
-                         headers=self.bearer(member)).json()
+        data = self.call(
+            "exchange-member",
+            "GET",
+            "/api/direct-sharing/project/exchange-member/",
+            {200},
+            headers=self.bearer(member),
+        ).json()
         member.project_member_id = data["project_member_id"]
         with self.ledger.lock:
             self.ledger.members.append(member)
@@ -377,8 +399,14 @@ class Client(threading.Thread):
         member = self.random.choice(self.joined)
         body = {"grant_type": "refresh_token", "refresh_token": member.refresh_token}
         try:
-            tokens = self.call("token (refresh)", "POST", "/oauth2/token/", {200}, body=body,
-                               headers={"Authorization": f"Basic {self.config['basic_auth']}"}).json()
+            tokens = self.call(
+                "token (refresh)",
+                "POST",
+                "/oauth2/token/",
+                {200},
+                body=body,
+                headers={"Authorization": f"Basic {self.config['basic_auth']}"},
+            ).json()
         except ConnectionFailed as failure:
             # The rotation may have happened without the new pair reaching us, so the
             # member's tokens are unknown from here on.
@@ -390,8 +418,13 @@ class Client(threading.Thread):
 
     def exchange(self):
         member = self.random.choice(self.joined)
-        data = self.call("exchange-member", "GET", "/api/direct-sharing/project/exchange-member/?limit=1000",
-                         {200}, headers=self.bearer(member)).json()
+        data = self.call(
+            "exchange-member",
+            "GET",
+            "/api/direct-sharing/project/exchange-member/?limit=1000",
+            {200},
+            headers=self.bearer(member),
+        ).json()
         problem = compare_files(member, [entry["id"] for entry in data["data"]])
         if problem:
             raise Unexpected(f"exchange-member of {member.project_member_id}: {problem}")
@@ -402,15 +435,33 @@ class Client(threading.Thread):
         md5 = hashlib.md5(content).hexdigest()
         metadata = json.dumps({"description": "Load test upload", "tags": ["load"], "md5": md5})
         start = {"filename": f"load-{uuid.uuid4().hex[:12]}.bin", "metadata": metadata}
-        created = self.call("upload start", "POST", "/api/direct-sharing/project/files/upload/direct/",
-                            {201}, body=start, headers=self.bearer(member)).json()
+        created = self.call(
+            "upload start",
+            "POST",
+            "/api/direct-sharing/project/files/upload/direct/",
+            {201},
+            body=start,
+            headers=self.bearer(member),
+        ).json()
         put_target = urllib.parse.urlsplit(created["url"])
-        self.call("upload put", "PUT", put_target.path + ("?" + put_target.query if put_target.query else ""),
-                  {200, 201, 204}, body=content, headers={"Content-Length": str(len(content))})
+        self.call(
+            "upload put",
+            "PUT",
+            put_target.path + ("?" + put_target.query if put_target.query else ""),
+            {200, 201, 204},
+            body=content,
+            headers={"Content-Length": str(len(content))},
+        )
         file_id = created["id"]
         try:
-            self.call("upload complete", "POST", "/api/direct-sharing/project/files/upload/complete/",
-                      {200}, body={"file_id": file_id}, headers=self.bearer(member))
+            self.call(
+                "upload complete",
+                "POST",
+                "/api/direct-sharing/project/files/upload/complete/",
+                {200},
+                body={"file_id": file_id},
+                headers=self.bearer(member),
+            )
         except ConnectionFailed as failure:
             if failure.sent:
                 member.uncertain_files[file_id] = (md5, len(content))
@@ -421,8 +472,14 @@ class Client(threading.Thread):
         member = self.random.choice([member for member in self.joined if member.files])
         file_id = self.random.choice(sorted(member.files))
         try:
-            self.call("delete", "POST", "/api/direct-sharing/project/files/delete/", {200},
-                      body={"file_id": file_id}, headers=self.bearer(member))
+            self.call(
+                "delete",
+                "POST",
+                "/api/direct-sharing/project/files/delete/",
+                {200},
+                body={"file_id": file_id},
+                headers=self.bearer(member),
+            )
         except ConnectionFailed as failure:
             if failure.sent:
                 member.uncertain_files[file_id] = member.files.pop(file_id)
@@ -433,10 +490,19 @@ class Client(threading.Thread):
     def message(self):
         member = self.random.choice(self.joined)
         token = f"load-message-{uuid.uuid4().hex}"
-        body = {"subject": f"Load test {token}", "message": f"Message {token} for {{{{ PROJECT_MEMBER_ID }}}}."}
+        body = {
+            "subject": f"Load test {token}",
+            "message": f"Message {token} for {{{{ PROJECT_MEMBER_ID }}}}.",
+        }
         try:
-            response = self.call("message", "POST", "/api/direct-sharing/project/message/", {200, 429},
-                                 body=body, headers=self.bearer(member))
+            response = self.call(
+                "message",
+                "POST",
+                "/api/direct-sharing/project/message/",
+                {200, 429},
+                body=body,
+                headers=self.bearer(member),
+            )
         except ConnectionFailed as failure:
             if failure.sent:
                 self.ledger.messages[token] = (member.email, False)
@@ -468,10 +534,16 @@ def compare_files(member, listed_ids):
     repeated = sorted(file_id for file_id, count in counts.items() if count > 1)
     missing = sorted(set(member.files) - set(counts))
     deleted = sorted(member.deleted_files & set(counts))
-    unknown = sorted(set(counts) - set(member.files) - set(member.uncertain_files) - member.deleted_files)
+    unknown = sorted(
+        set(counts) - set(member.files) - set(member.uncertain_files) - member.deleted_files
+    )
     problems = []
-    for label, ids in (("listed twice", repeated), ("missing", missing), ("deleted but listed", deleted),
-                       ("never uploaded", unknown)):
+    for label, ids in (
+        ("listed twice", repeated),
+        ("missing", missing),
+        ("deleted but listed", deleted),
+        ("never uploaded", unknown),
+    ):
         if ids:
             problems.append(f"{label}: {ids[:10]}")
     return "; ".join(problems) or None
