@@ -313,47 +313,27 @@ class Client(threading.Thread):
     def bearer(self, member):
         return {"Authorization": f"Bearer {member.access_token}"}
 
+    def post_api(self, step, path, member, body, expected=frozenset({200})):
+        """Posts a form to the project API with the member's access token."""
+        return self.call(
+            step,
+            "POST",
+            f"/api/direct-sharing/project/{path}",
+            expected,
+            body=body,
+            headers=self.bearer(member),
+        )
+
     # Actions.
 
     def consent(self):
         self.joined.append(self.join_project())
 
     def join_project(self):
-        """Logs a fresh member in, authorizes the project through the consent form and
-        exchanges the code, then reads the member's project_member_id."""
+        """Logs a fresh member in and authorizes the project, exchanges the code for
+        tokens, then reads the member's project_member_id."""
         member = Member(self.fresh.pop())
         config = self.config
-        state = uuid.uuid4().hex
-        authorize = "/oauth2/authorize/?" + urllib.parse.urlencode(
-            {
-                "client_id": config["client_id"],
-                "response_type": "code",
-                "redirect_uri": config["redirect_uri"],
-                "scope": "read",
-                "state": state,
-            }
-        )
-        login = {"login": member.username, "password": config["password"], "next": authorize}
-        self.call("login", "POST", "/account/login/", {303}, body=login, member=member)
-        page = self.call("consent page", "GET", authorize, {200}, member=member)
-        parser = FormFields(authorize.split("?")[0])
-        parser.feed(page.body.decode())
-        if not parser.found:
-            raise Unexpected("consent page: no consent form")
-        fields = parser.fields + [("allow", "Authorize")]
-        answer = self.call(
-            "consent form",
-            "POST",
-            authorize.split("?")[0],
-            {303},
-            body=urllib.parse.urlencode(fields),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            member=member,
-        )
-        location = urllib.parse.urlsplit(answer.header("location") or "")
-        query = dict(urllib.parse.parse_qsl(location.query))
-        if query.get("state") != state or "code" not in query:
-            raise Unexpected(f"consent form: redirect without a code: {location.geturl()[:200]}")
         tokens = self.call(
             "token (code)",
             "POST",
@@ -361,13 +341,14 @@ class Client(threading.Thread):
             {200},
             body={
                 "grant_type": "authorization_code",
-                "code": query["code"],
+                "code": self.authorize(member),
                 "redirect_uri": config["redirect_uri"],
             },
             headers={"Authorization": f"Basic {config['basic_auth']}"},
         ).json()
         member.access_token = tokens["access_token"]
         member.refresh_token = tokens["refresh_token"]
+
         data = self.call(
             "exchange-member",
             "GET",
@@ -380,8 +361,46 @@ class Client(threading.Thread):
             self.ledger.members.append(member)
         return member
 
+    def authorize(self, member):
+        """Logs the member in on the way to the authorize URL, submits the consent form
+        with "Authorize", and returns the code from the redirect to the client."""
+        state = uuid.uuid4().hex
+        path = "/oauth2/authorize/"
+        query = {
+            "client_id": self.config["client_id"],
+            "response_type": "code",
+            "redirect_uri": self.config["redirect_uri"],
+            "scope": "read",
+            "state": state,
+        }
+        authorize = f"{path}?{urllib.parse.urlencode(query)}"
+        login = {"login": member.username, "password": self.config["password"], "next": authorize}
+        self.call("login", "POST", "/account/login/", {303}, body=login, member=member)
+
+        page = self.call("consent page", "GET", authorize, {200}, member=member)
+        parser = FormFields(path)
+        parser.feed(page.body.decode())
+        if not parser.found:
+            raise Unexpected("consent page: no consent form")
+        fields = parser.fields + [("allow", "Authorize")]
+        answer = self.call(
+            "consent form",
+            "POST",
+            path,
+            {303},
+            body=urllib.parse.urlencode(fields),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            member=member,
+        )
+
+        location = urllib.parse.urlsplit(answer.header("location") or "")
+        redirect = dict(urllib.parse.parse_qsl(location.query))
+        if redirect.get("state") != state or "code" not in redirect:
+            raise Unexpected(f"consent form: redirect without a code: {location.geturl()[:200]}")
+        return redirect["code"]
+
     def withdrawal(self):
-        """A member joins, then leaves through the connections page's form."""
+        """Joins a fresh member, then leaves through the connections page's form."""
         member = self.join_project()
         step = "leave"
         target = f"/member/me/connections/{member.project_member_id}/leave/"
@@ -435,14 +454,7 @@ class Client(threading.Thread):
         md5 = hashlib.md5(content).hexdigest()
         metadata = json.dumps({"description": "Load test upload", "tags": ["load"], "md5": md5})
         start = {"filename": f"load-{uuid.uuid4().hex[:12]}.bin", "metadata": metadata}
-        created = self.call(
-            "upload start",
-            "POST",
-            "/api/direct-sharing/project/files/upload/direct/",
-            {201},
-            body=start,
-            headers=self.bearer(member),
-        ).json()
+        created = self.post_api("upload start", "files/upload/direct/", member, start, {201}).json()
         put_target = urllib.parse.urlsplit(created["url"])
         self.call(
             "upload put",
@@ -454,14 +466,7 @@ class Client(threading.Thread):
         )
         file_id = created["id"]
         try:
-            self.call(
-                "upload complete",
-                "POST",
-                "/api/direct-sharing/project/files/upload/complete/",
-                {200},
-                body={"file_id": file_id},
-                headers=self.bearer(member),
-            )
+            self.post_api("upload complete", "files/upload/complete/", member, {"file_id": file_id})
         except ConnectionFailed as failure:
             if failure.sent:
                 member.uncertain_files[file_id] = (md5, len(content))
@@ -472,14 +477,7 @@ class Client(threading.Thread):
         member = self.random.choice([member for member in self.joined if member.files])
         file_id = self.random.choice(sorted(member.files))
         try:
-            self.call(
-                "delete",
-                "POST",
-                "/api/direct-sharing/project/files/delete/",
-                {200},
-                body={"file_id": file_id},
-                headers=self.bearer(member),
-            )
+            self.post_api("delete", "files/delete/", member, {"file_id": file_id})
         except ConnectionFailed as failure:
             if failure.sent:
                 member.uncertain_files[file_id] = member.files.pop(file_id)
@@ -495,14 +493,7 @@ class Client(threading.Thread):
             "message": f"Message {token} for {{{{ PROJECT_MEMBER_ID }}}}.",
         }
         try:
-            response = self.call(
-                "message",
-                "POST",
-                "/api/direct-sharing/project/message/",
-                {200, 429},
-                body=body,
-                headers=self.bearer(member),
-            )
+            response = self.post_api("message", "message/", member, body, {200, 429})
         except ConnectionFailed as failure:
             if failure.sent:
                 self.ledger.messages[token] = (member.email, False)
