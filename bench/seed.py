@@ -5,7 +5,8 @@ The project and its coordinator come from `openhumans admin` first. This script 
 adds in bulk what would take hours through the web pages: members who joined that
 project, each with an OAuth2 grant and an access token, one member with files, and a
 pool of refresh tokens. Each refresh token has its own grant, so spending one never
-revokes another.
+revokes another. For bench/faults it can also add members who can log in (sharing
+one password hash) and have joined no project yet.
 
 Tokens are stored the way the server stores them: a hex HMAC-SHA256 keyed with the
 server key over `purpose NUL token`. The plain tokens the load generator needs are
@@ -13,6 +14,7 @@ written to the output folder:
 
   access_token     the access token of the member with files
   refresh_tokens   one refresh token per line
+  fresh_members    with --fresh-members, one username per line
 
 Only the Python standard library is used; PostgreSQL rows go through `psql` and
 COPY, SQLite rows through the `sqlite3` module.
@@ -129,11 +131,25 @@ def main():
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--refresh-tokens", type=int, default=50_000)
     parser.add_argument("--out", required=True, help="folder for the plain tokens")
+    parser.add_argument(
+        "--fresh-members",
+        type=int,
+        default=0,
+        help="members who can log in but joined no project (bench/faults)",
+    )
+    parser.add_argument(
+        "--fresh-password-from",
+        help="username whose password hash the fresh members get, so they share its password",
+    )
     args = parser.parse_args()
     if args.members < 1:
         parser.error("--members must be at least 1")
     if args.refresh_tokens < 0:
         parser.error("--refresh-tokens must not be negative")
+    if args.fresh_members < 0:
+        parser.error("--fresh-members must not be negative")
+    if args.fresh_members and not re.fullmatch(r"[A-Za-z0-9_]+", args.fresh_password_from or ""):
+        parser.error("--fresh-members needs --fresh-password-from with an existing username")
 
     if not re.fullmatch(r"[a-z0-9-]+", args.project_slug):
         parser.error("--project-slug must be a slug: lower-case letters, digits and hyphens")
@@ -199,13 +215,33 @@ def main():
             key = f"bench/{member_id}/{n}-{secrets.token_hex(8)}/readings-{n}.csv"
             yield (member_id, project_id, key, f"readings-{n}.csv", metadata, 1024 * (n + 1), "0" * 32, 1, now, now, now)
 
+    # Hashing a password is slow on purpose, so the fresh members share one hash,
+    # taken from a member the admin command created.
+    fresh_hash = None
+    if args.fresh_members:
+        fresh_hash = db.scalar(
+            f"SELECT password_hash FROM members WHERE username = '{args.fresh_password_from}'"
+        )
+    first_fresh = first_member + args.members
+    fresh_names = []
+
+    def fresh_members():
+        for n in range(args.fresh_members):
+            member_id = first_fresh + n
+            name = f"load{member_id}"
+            fresh_names.append(name)
+            email = f"{name}@bench.invalid"
+            yield (member_id, name, name, email, email, fresh_hash, now, now)
+
+    member_columns = ("id", "username", "username_lower", "email", "email_lower", "password_hash", "email_verified_at", "created_at")
     tables = [
-        ("members", ("id", "username", "username_lower", "email", "email_lower", "password_hash", "email_verified_at", "created_at"), members()),
+        ("members", member_columns, members()),
         ("memberships", ("id", "project_id", "member_id", "project_member_id", "joined", "authorized", "created_at", "authorized_at"), memberships()),
         ("oauth2_grants", ("id", "project_id", "membership_id", "code_hash", "scope", "created_at"), grants(grant_count)),
         ("oauth2_access_tokens", ("token_hash", "grant_id", "scope", "created_at", "expires_at"), access_tokens()),
         ("oauth2_refresh_tokens", ("token_hash", "grant_id", "access_token_hash", "created_at", "expires_at"), refresh_tokens()),
         ("data_files", ("member_id", "project_id", "storage_key", "basename", "metadata", "size", "md5", "completed", "uploaded_at", "created_at", "completed_at"), files()),
+        ("members", member_columns, fresh_members()),
     ]
     for table, columns, rows in tables:
         count = 0
@@ -220,6 +256,9 @@ def main():
         out.write(bench_access + "\n")
     with open(os.path.join(args.out, "refresh_tokens"), "w") as out:
         out.writelines(plain + "\n" for plain in refresh_plain)
+    if args.fresh_members:
+        with open(os.path.join(args.out, "fresh_members"), "w") as out:
+            out.writelines(name + "\n" for name in fresh_names)
     print(f"seed: done in {time.monotonic() - started:.1f} s", file=sys.stderr)
 
 
