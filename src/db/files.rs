@@ -358,62 +358,60 @@ impl VisibleFiles {
         Ok(count)
     }
 
-    /// One page of the files, ordered by source project, then id, with the number of
-    /// files in all pages. The count comes with the page in one query; only a page past
-    /// the end, which has no rows to carry it, needs a second query.
+    /// Returns one page of the files, ordered by source project, then id, with the
+    /// number of files in all pages. The count comes with the page's rows, so only a
+    /// page past the end needs a second query.
     pub async fn page(
         &self,
         db: &Db,
         limit: i64,
         offset: i64,
     ) -> sqlx::Result<(i64, Vec<DataFile>)> {
-        let sql = format!(
-            "SELECT {COLUMNS}, COUNT(*) OVER () AS total {VISIBLE} ORDER BY project_id, id \
-             LIMIT $4 OFFSET $5"
-        );
-        let rows: Vec<CountedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(self.member_id)
-            .bind(self.project_id)
-            .bind(self.membership_id)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&db.pool)
+        let rows: Vec<CountedRow> = self
+            .select(
+                db,
+                ", COUNT(*) OVER () AS total",
+                "ORDER BY project_id, id",
+                limit,
+                offset,
+            )
             .await?;
         let count = match rows.first() {
             Some(row) => row.total,
             None if offset == 0 => 0,
             None => self.count(db).await?,
         };
-        Ok((
-            count,
-            rows.into_iter()
-                .map(|row| DataFile::from(row.file))
-                .collect(),
-        ))
+        let files = rows.into_iter().map(|row| DataFile::from(row.file));
+        Ok((count, files.collect()))
     }
 
-    /// The first `limit` files by id.
+    /// Returns the first `limit` files by id.
     pub async fn first_by_id(&self, db: &Db, limit: i64) -> sqlx::Result<Vec<DataFile>> {
-        self.select("ORDER BY id", db, limit, 0).await
+        let rows: Vec<DataFileRow> = self.select(db, "", "ORDER BY id", limit, 0).await?;
+        Ok(rows.into_iter().map(DataFile::from).collect())
     }
 
-    async fn select(
+    /// Reads the visible files' columns plus `extra_columns`, in `order`, one page.
+    async fn select<R>(
         &self,
-        order: &str,
         db: &Db,
+        extra_columns: &str,
+        order: &str,
         limit: i64,
         offset: i64,
-    ) -> sqlx::Result<Vec<DataFile>> {
-        let sql = format!("SELECT {COLUMNS} {VISIBLE} {order} LIMIT $4 OFFSET $5");
-        let rows: Vec<DataFileRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    ) -> sqlx::Result<Vec<R>>
+    where
+        R: for<'r> FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let sql = format!("SELECT {COLUMNS}{extra_columns} {VISIBLE} {order} LIMIT $4 OFFSET $5");
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(self.member_id)
             .bind(self.project_id)
             .bind(self.membership_id)
             .bind(limit)
             .bind(offset)
             .fetch_all(&db.pool)
-            .await?;
-        Ok(rows.into_iter().map(DataFile::from).collect())
+            .await
     }
 }
 

@@ -151,7 +151,7 @@ pub async fn decide(
 
     let now = state.clock.now();
     approvals::set_discussion_url(&state.db, project.id, &discussion_url, now).await?;
-    let decided = record(
+    decide_and_redirect(
         &state,
         &project,
         &admin,
@@ -159,8 +159,7 @@ pub async fn decide(
         Some(approval.state),
         &comment,
     )
-    .await?;
-    Ok(after_decision(&state, &project, action, decided))
+    .await
 }
 
 /// `POST /admin/approvals/<slug>/remove-approval/`: returns an approved project to the
@@ -183,7 +182,7 @@ pub async fn remove_approval(
     ) {
         return Ok(back_to_review(&state, &project, &error.to_string()));
     }
-    let decided = record(
+    decide_and_redirect(
         &state,
         &project,
         &admin,
@@ -191,8 +190,7 @@ pub async fn remove_approval(
         Some(approval.state),
         &comment,
     )
-    .await?;
-    Ok(after_decision(&state, &project, action, decided))
+    .await
 }
 
 /// `POST /admin/approvals/<slug>/deactivate/`: closes the project to new members and
@@ -245,8 +243,7 @@ async fn toggle_activation(
     form: &FormBody,
 ) -> Result<Response, PageError> {
     let comment = form.optional("comment").unwrap_or_default().to_string();
-    let decided = record(state, project, admin, action, None, &comment).await?;
-    Ok(after_decision(state, project, action, decided))
+    decide_and_redirect(state, project, admin, action, None, &comment).await
 }
 
 /// Builds the email that notifies a project's contact address of a decision.
@@ -338,16 +335,17 @@ fn review_path(slug: &str) -> String {
     format!("/admin/approvals/{slug}/")
 }
 
-/// Records a decision with its history entry and email; false when the project's
-/// state changed meanwhile.
-async fn record(
+/// Records a decision with its history entry and email, then redirects with a notice.
+/// When another admin changed the project's state meanwhile, nothing is recorded and
+/// the admin is sent back to the review page.
+async fn decide_and_redirect(
     state: &AppState,
     project: &Project,
     admin: &crate::db::members::Member,
     action: ApprovalAction,
     from: Option<ApprovalState>,
     comment: &str,
-) -> Result<bool, PageError> {
+) -> Result<Response, PageError> {
     let actor = Actor {
         id: Some(admin.id),
         name: admin.username.clone(),
@@ -367,7 +365,7 @@ async fn record(
             "approval decision recorded"
         );
     }
-    Ok(decided)
+    Ok(after_decision(state, project, action, decided))
 }
 
 fn after_decision(
