@@ -90,10 +90,10 @@ impl AppState {
 /// Serves `app` over HTTP/1.1 on `listener` until `shutdown` completes, then waits for
 /// open connections to finish their requests.
 ///
-/// Each connection must send a request's headers within `header_timeout` or is
-/// closed; axum's own `serve` sets no such limit, so a client sending headers byte by
-/// byte could hold a connection for ever. The request timeout middleware covers
-/// the rest of a request.
+/// A connection that does not send a request's headers within `header_timeout` is
+/// closed. axum's own `serve` sets no such limit, so a client sending headers byte by
+/// byte could hold a connection for ever. The request timeout middleware covers the
+/// rest of a request.
 async fn serve_http(
     listener: TcpListener,
     app: axum::Router,

@@ -58,8 +58,8 @@ const COLUMNS: &str = "id, project_id, member_id, project_member_id, joined, aut
     revoked, visible, message_permission, username_shared, erasure_requested_at, created_at, \
     authorized_at, revoked_at";
 
-/// The select list of a [`MembershipRow`], columns qualified by `table` (a table name
-/// or alias), with the granted sources folded into the row.
+/// Builds the select list of a [`MembershipRow`]: the columns qualified by `table` (a
+/// table name or alias), and the granted sources folded into the row.
 pub(super) fn select_list(backend: Backend, table: &str) -> String {
     let columns = COLUMNS
         .split(',')

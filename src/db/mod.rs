@@ -142,8 +142,8 @@ fn sqlite_pool(connections: u32) -> AnyPoolOptions {
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                // WAL lets readers continue while one writer commits; the busy timeout
-                // makes a writer outside the writer pool (or in another process) wait
+                // WAL lets readers continue while one writer commits. The busy timeout
+                // makes a writer outside the writer pool, or in another process, wait
                 // instead of failing.
                 conn.execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
@@ -156,7 +156,7 @@ fn sqlite_pool(connections: u32) -> AnyPoolOptions {
 }
 
 impl Backend {
-    /// The backend a connection talks to.
+    /// Returns the backend a connection talks to.
     pub fn of(conn: &sqlx::AnyConnection) -> Self {
         if conn.backend_name().eq_ignore_ascii_case("postgresql") {
             Self::Postgres
@@ -165,11 +165,12 @@ impl Backend {
         }
     }
 
-    /// An SQL expression giving the ids in `column` of the rows that `from_where` (a
-    /// `FROM ... WHERE ...` clause, usually correlated with the outer query) selects, as
-    /// one comma-separated text, NULL when there are none. Folding such a list into the
-    /// row it belongs to saves a query, which on SQLite is a round trip to the
-    /// connection's thread. Read it with [`parse_id_list`].
+    /// Builds an SQL expression that lists, as comma-separated text (NULL when empty),
+    /// the ids in `column` of the rows that `from_where` selects. `from_where` is a
+    /// `FROM ... WHERE ...` clause, usually correlated with the outer query.
+    ///
+    /// Folding such a list into the row it belongs to saves a query, and on SQLite each
+    /// query is a round trip to the connection's thread. Read it with [`parse_id_list`].
     pub fn id_list(self, column: &str, from_where: &str) -> String {
         match self {
             Self::Sqlite => format!("(SELECT group_concat({column}, ',') {from_where})"),

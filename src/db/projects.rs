@@ -284,8 +284,8 @@ async fn replace_requested_sources(
     Ok(())
 }
 
-/// The start of every project query: the columns of [`ProjectRow`] and the project's
-/// requested sources folded into the same row.
+/// Builds the start of every project query: the columns of [`ProjectRow`], and the
+/// project's requested sources folded into the same row.
 fn select_projects(db: &Db) -> String {
     let sources = db.backend.id_list(
         "source_project_id",

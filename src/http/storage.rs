@@ -255,9 +255,9 @@ pub async fn put_upload(
         Ok(None) => return plain(StatusCode::NOT_FOUND, "This upload no longer exists."),
         Err(error) => return internal(anyhow::Error::new(error).context("loading a file")),
     };
-    // The link was issued to the project for a member; once the member leaves (or the
-    // account is suspended) the project may no longer add to their data. A project
-    // may always read its own uploads for an active member, so the read check fits.
+    // Once the member leaves or is suspended, the project may no longer add to their
+    // data. The read check fits because a project may always read its own uploads for
+    // an active member.
     match project_may_read(&state, file.project_id, &file).await {
         Ok(true) => {}
         Ok(false) => {

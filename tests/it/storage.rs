@@ -82,7 +82,7 @@ async fn complete(app: &TestApp, file_id: i64, size: usize) {
 }
 
 #[tokio::test]
-async fn upload_checks_and_records_the_md5_the_metadata_gives() {
+async fn upload_records_metadata_md5() {
     let app = TestApp::spawn().await;
     let fixture = upload_fixture(&app).await;
     let bytes = random_bytes(200_000);

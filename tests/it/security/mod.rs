@@ -1,5 +1,5 @@
 //! Security tests. `matrix`, `coverage` and `headers` check access control and the
-//! security headers of every route for every kind of caller; `cross_project` checks
+//! security headers of every route for every kind of caller. `cross_project` checks
 //! that a coordinator cannot reach another project's members.
 //!
 //! The other modules try known attacks on Open Humans data-sharing projects against

@@ -37,18 +37,17 @@ static HASHING_PERMITS: LazyLock<Semaphore> = LazyLock::new(|| {
     Semaphore::new(std::thread::available_parallelism().map_or(2, |cores| cores.get()))
 });
 
-/// Runs an Argon2 computation on the blocking thread pool, because it spends tens of
-/// milliseconds of CPU that would otherwise stall other requests, once a permit is
-/// free.
+/// Runs an Argon2 computation on the blocking thread pool once a permit is free. It
+/// spends tens of milliseconds of CPU, which would otherwise stall other requests.
 async fn run_argon2<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-    what: &'static str,
+    context: &'static str,
 ) -> anyhow::Result<T> {
     let _permit = HASHING_PERMITS
         .acquire()
         .await
         .context("the password hashing permits are closed")?;
-    tokio::task::spawn_blocking(work).await.context(what)
+    tokio::task::spawn_blocking(work).await.context(context)
 }
 
 /// Hashes a password.
@@ -190,15 +189,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn argon2_runs_wait_for_permits() {
         let running = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
+        let max_running = Arc::new(AtomicUsize::new(0));
 
         let runs = (0..16).map(|_| {
             let running = running.clone();
-            let most = most.clone();
+            let max_running = max_running.clone();
             tokio::spawn(run_argon2(
                 move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                    most.fetch_max(now, Ordering::SeqCst);
+                    max_running.fetch_max(now, Ordering::SeqCst);
                     std::thread::sleep(Duration::from_millis(20));
                     running.fetch_sub(1, Ordering::SeqCst);
                 },
@@ -210,12 +209,12 @@ mod tests {
         }
 
         let permits = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-        let most = most.load(Ordering::SeqCst);
+        let max_running = max_running.load(Ordering::SeqCst);
         assert!(
-            most <= permits,
-            "{most} runs at once with {permits} permits"
+            max_running <= permits,
+            "{max_running} runs at once with {permits} permits"
         );
-        assert!(most >= 1);
+        assert!(max_running >= 1);
     }
 
     #[test]
