@@ -5,7 +5,10 @@
 # environment.
 
 postgres_admin_url=${OPENHUMANS_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-secret_key=$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')
+# A run's seeded tokens are hashed with this key. Set OPENHUMANS_BENCH_SECRET_KEY to
+# start the server again by hand on the database a run left under target/bench/, for
+# profiling.
+secret_key=${OPENHUMANS_BENCH_SECRET_KEY:-$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')}
 extra_environment=()
 server_pid=""
 databases_created=()

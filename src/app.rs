@@ -17,9 +17,23 @@ use crate::db::Db;
 use crate::jobs::JobSignal;
 use crate::mail::Mailer;
 
-/// Everything a request handler or job worker needs, cheap to clone.
+/// Everything a request handler or job worker needs, behind one reference count.
+/// axum clones the state for every extractor and middleware of every request, and
+/// cloning the fields one by one would update a dozen reference counts.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub key: ServerKey,
@@ -67,7 +81,7 @@ impl AppState {
         };
         let storage = Storage::open_with(&storage_url, &settings.s3_options())?;
 
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             public_url: settings.public_url().into(),
             settings: Arc::new(settings),
             db,
@@ -78,7 +92,7 @@ impl AppState {
             job_signal: JobSignal::default(),
             metrics: crate::telemetry::metrics_handle(),
             dummy_password_hash: crate::domain::password::dummy_hash().into(),
-        })
+        })))
     }
 
     /// An absolute URL for `path`, which starts with `/`.

@@ -18,8 +18,11 @@ use subtle::ConstantTimeEq;
 type HmacSha256 = Hmac<Sha256>;
 
 /// The site-wide secret. Its `Debug` output never shows the key.
+///
+/// It holds the HMAC state after the key was absorbed, so each MAC starts from a copy
+/// of it instead of hashing the key again: a project API answer signs one URL per file.
 #[derive(Clone)]
-pub struct ServerKey(Vec<u8>);
+pub struct ServerKey(HmacSha256);
 
 impl fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -29,7 +32,7 @@ impl fmt::Debug for ServerKey {
 
 impl ServerKey {
     pub fn new(key: &[u8]) -> Self {
-        Self(key.to_vec())
+        Self(HmacSha256::new_from_slice(key).expect("HMAC-SHA256 accepts keys of any length"))
     }
 
     /// Uses the configured key, or reads `secret.key` in the data directory, creating
@@ -91,8 +94,7 @@ impl ServerKey {
     }
 
     fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
-        let mut mac =
-            HmacSha256::new_from_slice(&self.0).expect("HMAC-SHA256 accepts keys of any length");
+        let mut mac = self.0.clone();
         for part in parts {
             mac.update(part);
         }

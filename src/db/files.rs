@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::FromRow;
 
+use super::read::{Read, ReadRow};
 use super::{Db, flag};
 use crate::clock::Micros;
 
@@ -35,21 +36,23 @@ pub struct DataFile {
     pub completed_at: Option<Micros>,
 }
 
-#[derive(Debug, FromRow)]
-struct DataFileRow {
-    id: i64,
-    member_id: i64,
-    project_id: i64,
-    storage_key: String,
-    basename: String,
-    metadata: String,
-    size: Option<i64>,
-    md5: Option<String>,
-    completed: i64,
-    upload_started_at: Option<i64>,
-    uploaded_at: Option<i64>,
-    created_at: i64,
-    completed_at: Option<i64>,
+crate::read_row! {
+    #[derive(Debug)]
+    struct DataFileRow {
+        id: i64,
+        member_id: i64,
+        project_id: i64,
+        storage_key: String,
+        basename: String,
+        metadata: String,
+        size: Option<i64>,
+        md5: Option<String>,
+        completed: i64,
+        upload_started_at: Option<i64>,
+        uploaded_at: Option<i64>,
+        created_at: i64,
+        completed_at: Option<i64>,
+    }
 }
 
 impl DataFile {
@@ -166,11 +169,12 @@ pub async fn datatype_ids(db: &Db, file_ids: &[i64]) -> sqlx::Result<HashMap<i64
         "SELECT file_id, datatype_id FROM data_file_datatypes WHERE file_id IN ({placeholders}) \
          ORDER BY file_id, datatype_id"
     );
-    let mut query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
+    let mut query = Read::new(sql);
     for id in file_ids {
         query = query.bind(*id);
     }
-    for (file_id, datatype_id) in query.fetch_all(&db.pool).await? {
+    let rows: Vec<(i64, i64)> = query.fetch_all(db).await?;
+    for (file_id, datatype_id) in rows {
         by_file.entry(file_id).or_default().push(datatype_id);
     }
     Ok(by_file)
@@ -346,16 +350,25 @@ struct CountedRow {
     total: i64,
 }
 
+impl ReadRow for CountedRow {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            file: DataFileRow::from_sqlite(row)?,
+            total: row.get("total")?,
+        })
+    }
+}
+
 impl VisibleFiles {
     pub async fn count(&self, db: &Db) -> sqlx::Result<i64> {
         let sql = format!("SELECT COUNT(*) {VISIBLE}");
-        let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let count: Option<(i64,)> = Read::new(sql)
             .bind(self.member_id)
             .bind(self.project_id)
             .bind(self.membership_id)
-            .fetch_one(&db.pool)
+            .fetch_optional(db)
             .await?;
-        Ok(count)
+        count.map(|(count,)| count).ok_or(sqlx::Error::RowNotFound)
     }
 
     /// Returns one page of the files, ordered by source project, then id, with the
@@ -401,16 +414,16 @@ impl VisibleFiles {
         offset: i64,
     ) -> sqlx::Result<Vec<R>>
     where
-        R: for<'r> FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+        R: ReadRow,
     {
         let sql = format!("SELECT {COLUMNS}{extra_columns} {VISIBLE} {order} LIMIT $4 OFFSET $5");
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        Read::new(sql)
             .bind(self.member_id)
             .bind(self.project_id)
             .bind(self.membership_id)
             .bind(limit)
             .bind(offset)
-            .fetch_all(&db.pool)
+            .fetch_all(db)
             .await
     }
 }

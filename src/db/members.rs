@@ -1,22 +1,23 @@
 //! Member accounts.
 
-use sqlx::FromRow;
-
+use super::read::Read;
 use super::{Db, flag};
 use crate::clock::Micros;
 
-/// A member account as stored.
-#[derive(Debug, Clone, FromRow)]
-pub struct MemberRow {
-    pub id: i64,
-    pub username: String,
-    pub email: String,
-    pub password_hash: String,
-    pub name: String,
-    pub email_verified_at: Option<i64>,
-    pub is_admin: i64,
-    pub is_active: i64,
-    pub created_at: i64,
+crate::read_row! {
+    /// A member account as stored.
+    #[derive(Debug, Clone)]
+    pub struct MemberRow {
+        pub id: i64,
+        pub username: String,
+        pub email: String,
+        pub password_hash: String,
+        pub name: String,
+        pub email_verified_at: Option<i64>,
+        pub is_admin: i64,
+        pub is_active: i64,
+        pub created_at: i64,
+    }
 }
 
 /// A member account with its flags decoded.
@@ -76,10 +77,7 @@ pub enum CreateMemberError {
 
 pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<Member>> {
     let sql = format!("SELECT {COLUMNS} FROM members WHERE id = $1");
-    let row: Option<MemberRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row: Option<MemberRow> = Read::new(sql).bind(id).fetch_optional(db).await?;
     Ok(row.map(Member::from))
 }
 

@@ -4,7 +4,7 @@
 //! a transaction, so that everything a change entails (issuing a code on consent;
 //! revoking tokens on withdrawal, and later webhooks and notices) commits together.
 
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 
 use super::jobs;
 use super::webhooks::{self, NewDelivery};
@@ -34,24 +34,26 @@ pub struct Membership {
     pub revoked_at: Option<Micros>,
 }
 
-#[derive(Debug, FromRow)]
-pub(super) struct MembershipRow {
-    id: i64,
-    project_id: i64,
-    member_id: i64,
-    project_member_id: String,
-    joined: i64,
-    authorized: i64,
-    revoked: i64,
-    visible: i64,
-    message_permission: i64,
-    username_shared: i64,
-    erasure_requested_at: Option<i64>,
-    created_at: i64,
-    authorized_at: Option<i64>,
-    revoked_at: Option<i64>,
-    /// Read with [`parse_id_list`].
-    granted_source_ids: Option<String>,
+crate::read_row! {
+    #[derive(Debug)]
+    pub(super) struct MembershipRow {
+        id: i64,
+        project_id: i64,
+        member_id: i64,
+        project_member_id: String,
+        joined: i64,
+        authorized: i64,
+        revoked: i64,
+        visible: i64,
+        message_permission: i64,
+        username_shared: i64,
+        erasure_requested_at: Option<i64>,
+        created_at: i64,
+        authorized_at: Option<i64>,
+        revoked_at: Option<i64>,
+        /// Read with [`parse_id_list`].
+        granted_source_ids: Option<String>,
+    }
 }
 
 const COLUMNS: &str = "id, project_id, member_id, project_member_id, joined, authorized, \

@@ -19,6 +19,7 @@ pub mod oauth2;
 pub mod project_api;
 pub mod projects;
 pub mod rate_limits;
+pub mod read;
 pub mod sessions;
 pub mod upload_volume;
 pub mod webhooks;
@@ -26,6 +27,7 @@ pub mod withdrawals;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -47,6 +49,8 @@ pub struct Db {
     /// their turn in order instead of sleeping in SQLite's busy handler (up to 100 ms
     /// per retry). On PostgreSQL it is the same pool as reads.
     writer: AnyPool,
+    /// On SQLite, the connections that [`read::Read`] uses; see that module.
+    readers: Option<Arc<read::SqliteReaders>>,
     pub backend: Backend,
 }
 
@@ -68,6 +72,7 @@ impl Db {
             );
         };
 
+        let mut readers = None;
         let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let path = url
@@ -80,6 +85,7 @@ impl Db {
                     std::fs::create_dir_all(parent)
                         .with_context(|| format!("creating {}", parent.display()))?;
                 }
+                readers = Some(Arc::new(read::SqliteReaders::new(Path::new(path))));
                 let options = AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=rwc"))?;
                 match sqlite_pool(8).connect_with(options.clone()).await {
                     Ok(pool) => sqlite_pool(1)
@@ -100,6 +106,7 @@ impl Db {
         Ok(Self {
             pool,
             writer,
+            readers,
             backend,
         })
     }

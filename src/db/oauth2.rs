@@ -15,6 +15,7 @@ use sqlx::{AnyConnection, FromRow};
 
 use super::memberships::Membership;
 use super::projects::Project;
+use super::read::{Read, ReadRow};
 use super::{Backend, Db, flag};
 use crate::clock::{DAY, Micros};
 use crate::crypto::ServerKey;
@@ -182,10 +183,10 @@ pub async fn find_access_token(
          WHERE a.token_hash = $1 AND a.expires_at > $2",
         super::memberships::select_list(db.backend, "m")
     );
-    let row: Option<AccessTokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: Option<AccessTokenRow> = Read::new(sql)
         .bind(key.hash(ACCESS_TOKEN_PURPOSE, token))
         .bind(now)
-        .fetch_optional(&db.pool)
+        .fetch_optional(db)
         .await?;
     let Some(row) = row else {
         return Ok(None);
@@ -215,6 +216,18 @@ struct AccessTokenRow {
     account_active: i64,
     #[sqlx(flatten)]
     membership: super::memberships::MembershipRow,
+}
+
+impl ReadRow for AccessTokenRow {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            grant_id: row.get("grant_id")?,
+            token_scope: row.get("token_scope")?,
+            token_expires_at: row.get("token_expires_at")?,
+            account_active: row.get("account_active")?,
+            membership: super::memberships::MembershipRow::from_sqlite(row)?,
+        })
+    }
 }
 
 /// Deletes codes that expired more than a day ago (a used code is kept until then

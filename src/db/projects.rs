@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 
+use super::read::Read;
 use super::{Db, flag, is_unique_violation};
 use crate::clock::{DAY, Micros};
 use crate::crypto::{ServerKey, random_token};
@@ -17,42 +18,44 @@ pub const MASTER_TOKEN_PURPOSE: &str = "master-token";
 /// How long a master access token is valid.
 pub const MASTER_TOKEN_LIFETIME: Micros = DAY;
 
-#[derive(Debug, Clone, FromRow)]
-struct ProjectRow {
-    id: i64,
-    slug: String,
-    coordinator_id: i64,
-    name: String,
-    is_study: i64,
-    leader: String,
-    organization: String,
-    is_academic_or_nonprofit: i64,
-    contact_email: String,
-    info_url: String,
-    short_description: String,
-    long_description: String,
-    returned_data_description: String,
-    active: i64,
-    approved: i64,
-    badge_key: Option<String>,
-    request_message_permission: i64,
-    request_username_access: i64,
-    enrollment_url: String,
-    terms_url: String,
-    redirect_uris: String,
-    deauth_webhook: Option<String>,
-    webhook_secret: Option<String>,
-    erasure_supported: i64,
-    deauth_email_notification: i64,
-    require_pkce: i64,
-    client_id: String,
-    client_secret_hash: String,
-    client_secret_rotated_at: i64,
-    master_token_expires_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-    /// Read with [`super::parse_id_list`].
-    requested_source_ids: Option<String>,
+crate::read_row! {
+    #[derive(Debug, Clone)]
+    struct ProjectRow {
+        id: i64,
+        slug: String,
+        coordinator_id: i64,
+        name: String,
+        is_study: i64,
+        leader: String,
+        organization: String,
+        is_academic_or_nonprofit: i64,
+        contact_email: String,
+        info_url: String,
+        short_description: String,
+        long_description: String,
+        returned_data_description: String,
+        active: i64,
+        approved: i64,
+        badge_key: Option<String>,
+        request_message_permission: i64,
+        request_username_access: i64,
+        enrollment_url: String,
+        terms_url: String,
+        redirect_uris: String,
+        deauth_webhook: Option<String>,
+        webhook_secret: Option<String>,
+        erasure_supported: i64,
+        deauth_email_notification: i64,
+        require_pkce: i64,
+        client_id: String,
+        client_secret_hash: String,
+        client_secret_rotated_at: i64,
+        master_token_expires_at: Option<i64>,
+        created_at: i64,
+        updated_at: i64,
+        /// Read with [`super::parse_id_list`].
+        requested_source_ids: Option<String>,
+    }
 }
 
 const COLUMNS: &str = "id, slug, coordinator_id, name, is_study, leader, organization, \
@@ -296,10 +299,7 @@ fn select_projects(db: &Db) -> String {
 
 async fn load_one(db: &Db, column: &'static str, value: &str) -> sqlx::Result<Option<Project>> {
     let sql = format!("{} WHERE {column} = $1", select_projects(db));
-    let row: Option<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(value)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row: Option<ProjectRow> = Read::new(sql).bind(value).fetch_optional(db).await?;
     row.map(Project::from_row).transpose()
 }
 
@@ -313,10 +313,7 @@ pub async fn find_by_client_id(db: &Db, client_id: &str) -> sqlx::Result<Option<
 
 pub async fn find_by_id(db: &Db, id: i64) -> sqlx::Result<Option<Project>> {
     let sql = format!("{} WHERE id = $1", select_projects(db));
-    let row: Option<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row: Option<ProjectRow> = Read::new(sql).bind(id).fetch_optional(db).await?;
     row.map(Project::from_row).transpose()
 }
 

@@ -13,6 +13,7 @@ mod browser;
 mod connections;
 mod data_pages;
 mod datatypes;
+mod db_read;
 mod jobs;
 mod limits;
 mod mail;
