@@ -85,7 +85,7 @@ impl Db {
                     std::fs::create_dir_all(parent)
                         .with_context(|| format!("creating {}", parent.display()))?;
                 }
-                readers = Some(Arc::new(read::SqliteReaders::new(Path::new(path))));
+                readers = Some(Arc::new(read::SqliteReaders::new(path)));
                 let options = AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=rwc"))?;
                 match sqlite_pool(8).connect_with(options.clone()).await {
                     Ok(pool) => sqlite_pool(1)

@@ -13,9 +13,10 @@
 //! so a reader does not wait for the writer. Reads inside a transaction keep using
 //! the transaction's connection.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
+use rusqlite::OpenFlags;
 use rusqlite::config::DbConfig;
 use rusqlite::types::{FromSql, ToSql, ToSqlOutput};
 use sqlx::any::AnyRow;
@@ -27,8 +28,9 @@ use super::{Backend, Db};
 pub use {rusqlite, sqlx};
 
 /// Maximum number of idle read connections in the pool. A connection is opened when
-/// none is idle, so a burst never waits, and connections past this number are closed
-/// after use.
+/// none is idle, so a burst never waits for one, and connections past this number are
+/// closed after use. Reads run on the calling thread, so the runtime's threads bound
+/// how many are open at once.
 const IDLE_CONNECTIONS: usize = 8;
 
 /// Maximum number of prepared statements each connection caches by SQL text. The
@@ -214,8 +216,8 @@ impl Read {
                 .and_then(|number| number.parse::<usize>().ok())
                 .filter(|number| (1..=self.params.len()).contains(number))
                 .ok_or(rusqlite::Error::InvalidParameterCount(
-                    statement.parameter_count(),
                     self.params.len(),
+                    statement.parameter_count(),
                 ))?;
             statement.raw_bind_parameter(index, &self.params[number - 1])?;
         }
@@ -246,9 +248,13 @@ impl std::fmt::Debug for SqliteReaders {
 }
 
 impl SqliteReaders {
-    pub(super) fn new(path: &Path) -> Self {
+    /// Creates the readers of the database file that sqlx opens for `database`, the
+    /// part of a `sqlite://` URL before any `?`. sqlx percent-decodes that part, so
+    /// this does too.
+    pub(super) fn new(database: &str) -> Self {
+        let decoded = percent_encoding::percent_decode_str(database).decode_utf8_lossy();
         Self {
-            path: path.to_path_buf(),
+            path: PathBuf::from(decoded.as_ref()),
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -273,15 +279,18 @@ impl SqliteReaders {
     }
 
     fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<rusqlite::Connection>> {
-        // A panic while the lock was held cannot leave a connection half-changed: the
-        // list is only pushed to and popped from.
+        // A panic while the lock was held cannot leave a connection half-changed,
+        // because the list is only pushed to and popped from.
         self.idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open(&self.path)?;
+        // Without the create flag, a path that does not match the database sqlx opened
+        // fails here instead of reading an empty new file.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(&self.path, flags)?;
         // `query_only` makes any write on this connection fail, so no write bypasses
         // the writer pool. The busy timeout covers the rare waits of a WAL reader, such
         // as recovery after a crash.

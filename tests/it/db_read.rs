@@ -156,3 +156,22 @@ async fn sqlite_build_keeps_query_plans() {
         assert_eq!(through_sqlx, 1, "{option} on the sqlx connections");
     }
 }
+
+#[tokio::test]
+async fn read_follows_sqlx_database_path() {
+    // sqlx percent-decodes the path of a `sqlite://` URL, so the read connections must
+    // open the same decoded file, not a new empty one.
+    let dir = tempfile::tempdir().expect("creating a temporary directory");
+    let url = format!("sqlite://{}/read%20path.db", dir.path().display());
+    let db = Db::connect(&url).await.expect("opening SQLite");
+    db.migrate().await.expect("migrating");
+    seeded(&db).await;
+    assert!(dir.path().join("read path.db").exists());
+    assert!(!dir.path().join("read%20path.db").exists());
+
+    let rows: Vec<(i64,)> = Read::new("SELECT id FROM read_path_rows ORDER BY id")
+        .fetch_all(&db)
+        .await
+        .expect("reading through the decoded path");
+    assert_eq!(rows, vec![(1,), (2,), (3,)]);
+}
