@@ -248,8 +248,8 @@ def main():
         for batch in batches(rows):
             db.insert(table, columns, batch)
             count += len(batch)
-        # The second "members" entry is the members who can log in, added only for
-        # bench/faults; a line for none of them would read as a failed insert.
+        # The second "members" entry adds members who can log in, only for bench/faults.
+        # A line saying none were added would read as a failed insert.
         if count or table != "members":
             print(f"seed: {count} rows in {table}", file=sys.stderr)
     db.commit()

@@ -19,7 +19,7 @@ use crate::mail::Mailer;
 
 /// Everything a request handler or job worker needs, behind one reference count.
 /// axum clones the state for every extractor and middleware of every request, and
-/// cloning the fields one by one would update a dozen reference counts.
+/// cloning the fields one by one would update about ten reference counts.
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Shared>);
 

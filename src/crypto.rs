@@ -19,8 +19,8 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The site-wide secret. Its `Debug` output never shows the key.
 ///
-/// It holds the HMAC state after the key was absorbed, so each MAC starts from a copy
-/// of it instead of hashing the key again: a project API answer signs one URL per file.
+/// It contains the HMAC state with the key already absorbed, so each MAC starts from a
+/// copy instead of hashing the key again. A project API response signs one URL per file.
 #[derive(Clone)]
 pub struct ServerKey(HmacSha256);
 
