@@ -34,22 +34,29 @@ build_server() {
   binary="$repo/target/$profile/openhumans"
 }
 
-# Prints a free TCP port on 127.0.0.1 between $1 and $2, or 0 to let the kernel pick.
+# Prints $3 (default 1) distinct free TCP ports on 127.0.0.1 between $1 and $2, separated by
+# spaces, or kernel-picked ports when no range is given. Picking them in one call keeps two
+# picks from landing on the same port, since a probed port is released before it is used.
 free_port() {
-  python3 - "${1:-0}" "${2:-0}" <<'PY'
+  python3 - "${1:-0}" "${2:-0}" "${3:-1}" <<'PY'
 import random, socket, sys
-low, high = int(sys.argv[1]), int(sys.argv[2])
-candidates = random.sample(range(low, high + 1), high - low + 1) if high else [0]
+low, high, count = (int(arg) for arg in sys.argv[1:4])
+candidates = random.sample(range(low, high + 1), high - low + 1) if high else [0] * (count * 10)
+found = []
 for port in candidates:
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             continue
-        print(s.getsockname()[1])
+        port = s.getsockname()[1]
+    if port not in found:
+        found.append(port)
+    if len(found) == count:
+        print(*found)
         break
 else:
-    sys.exit(f"no free port between {low} and {high}")
+    sys.exit(f"no {count} free ports between {low} and {high}")
 PY
 }
 
