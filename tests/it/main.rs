@@ -16,6 +16,7 @@ mod datatypes;
 mod db_read;
 mod jobs;
 mod limits;
+mod local_store;
 mod mail;
 mod member_control;
 mod messaging;

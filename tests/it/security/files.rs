@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::api::{API, ApiSetup, METADATA};
 use crate::oauth2::{make_active_member, membership};
+use crate::support::files_under;
 use crate::withdrawal::count_rows;
 
 /// Every table of the schema, to show that a request writes no row anywhere.
@@ -356,17 +357,8 @@ async fn row_counts(api: &ApiSetup) -> Vec<(&'static str, i64)> {
 
 /// Lists the files called `name` anywhere below `dir`.
 fn files_named(dir: &Path, name: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.file_name().is_some_and(|file| file == name) {
-                found.push(path);
-            }
-        }
-    }
-    found
+    files_under(dir)
+        .into_iter()
+        .filter(|path| path.file_name().is_some_and(|file| file == name))
+        .collect()
 }
