@@ -1,23 +1,28 @@
 //! Streamed writes to the local directory store.
 //!
-//! The bytes go to a staging file beside the object, named `NAME#N` as object_store
-//! names its own (its listings skip such names). Chunks are gathered into batches of
-//! 2 MiB, and each batch is written on a blocking thread while the next arrives.
-//! Every 8 MiB written, a flush to disk starts on another blocking thread, so the disk
-//! writes while the network delivers instead of all at the end. No thread waits on a
-//! slow client.
+//! The bytes go to a staging file in the store's `.staging` directory. Chunks are
+//! gathered into batches of 2 MiB, and each batch is written on a blocking thread while
+//! the next arrives. Every 8 MiB written, a flush to disk starts on another blocking
+//! thread, so the disk writes while the network delivers instead of all at the end. No
+//! thread waits on a slow client.
 //!
-//! After the last flush the staging file is renamed to the object's name and the
+//! After the last flush the staging file is renamed to the object's path and the
 //! directory is synced. So once a write returns the whole object is on disk, and a
-//! crash before that leaves a staging file but never a partial object.
+//! crash before that leaves a staging file but never a partial object. A failed write
+//! leaves no empty directory behind either, because the object's directories are only
+//! created when it is published. Staging files a crash left are removed by age.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::mem;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
+use anyhow::Context;
 use bytes::Bytes;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
 use tokio::task::{JoinHandle, spawn_blocking};
 
 /// Bytes gathered before they are handed to a blocking thread to write.
@@ -27,9 +32,129 @@ const FLUSH_EVERY: u64 = 8 * 1024 * 1024;
 /// Bytes written but not yet flushed at which the next write waits for the disk, so a
 /// disk slower than the network slows the upload instead of filling the page cache.
 const MAX_UNFLUSHED: u64 = 64 * 1024 * 1024;
-/// Times the staging file is opened again when its directory was removed meanwhile
-/// (deleting an object removes directories it leaves empty).
-const OPEN_ATTEMPTS: usize = 3;
+/// Times publishing retries when the object's directory vanished in between, because
+/// deleting another object removed the directories it left empty.
+const PUBLISH_ATTEMPTS: usize = 3;
+/// The directory of staging files, inside the store's root. Object keys are made by
+/// the server and never start with a dot.
+const STAGING_DIR: &str = ".staging";
+
+/// The local store's files, for the writes object_store's own local store would
+/// leave in the page cache.
+#[derive(Debug, Clone)]
+pub(super) struct LocalFiles {
+    store: Arc<LocalFileSystem>,
+    staging_dir: PathBuf,
+}
+
+impl LocalFiles {
+    /// Uses `store`, whose root is `root`, and creates its staging directory.
+    pub(super) fn new(store: Arc<LocalFileSystem>, root: &Path) -> anyhow::Result<Self> {
+        let staging_dir = root.join(STAGING_DIR);
+        fs::create_dir_all(&staging_dir)
+            .with_context(|| format!("creating {}", staging_dir.display()))?;
+        Ok(Self { store, staging_dir })
+    }
+
+    /// Starts a streamed write of the object `key`.
+    pub(super) async fn create(&self, key: &str) -> anyhow::Result<StagedFile> {
+        let dest = self
+            .store
+            .path_to_filesystem(&ObjectPath::from(key))
+            .with_context(|| format!("finding the file of {key}"))?;
+        let staging_dir = self.staging_dir.clone();
+        // Shared with the blocking thread, so that a staging file created after this
+        // future was dropped is removed instead of left behind.
+        let opening = Arc::new(Mutex::new(Opening::Waiting));
+        let mut guard = OpeningGuard(opening.clone());
+        let (file, staging) = run_blocking(move || {
+            let (file, staging) = open_staging(&staging_dir)?;
+            let mut state = opening.lock().unwrap_or_else(PoisonError::into_inner);
+            if matches!(*state, Opening::Abandoned) {
+                drop(file);
+                remove_quietly(&staging);
+                return Err(io::Error::other("the write was dropped while starting"));
+            }
+            *state = Opening::Opened(staging.clone());
+            Ok((file, staging))
+        })
+        .await
+        .with_context(|| format!("starting to store {key}"))?;
+        guard.disarm();
+        Ok(StagedFile {
+            file: Arc::new(file),
+            batch: Vec::new(),
+            batch_bytes: 0,
+            writing: None,
+            flushing: None,
+            written: 0,
+            flushed: 0,
+            staging: Some(staging),
+            dest,
+        })
+    }
+
+    /// Removes the staging files not modified for `age`, which only a crash or a write
+    /// stalled that long leaves, and returns how many were removed.
+    pub(super) async fn remove_stale_staging_files(&self, age: Duration) -> io::Result<usize> {
+        let staging_dir = self.staging_dir.clone();
+        run_blocking(move || {
+            let Some(cutoff) = SystemTime::now().checked_sub(age) else {
+                return Ok(0);
+            };
+            let mut removed = 0;
+            for entry in fs::read_dir(&staging_dir)? {
+                let entry = entry?;
+                let modified = entry.metadata()?.modified()?;
+                if modified < cutoff {
+                    match fs::remove_file(entry.path()) {
+                        Ok(()) => removed += 1,
+                        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                        Err(error) => return Err(error),
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+/// How far opening a staging file got, as seen by the caller and the blocking thread.
+enum Opening {
+    Waiting,
+    /// Created, and not yet received by the caller.
+    Opened(PathBuf),
+    /// Received by the caller, which now owns the file.
+    Received,
+    /// The caller was dropped first: the blocking thread removes what it creates.
+    Abandoned,
+}
+
+/// Cleans up after a caller of [`LocalFiles::create`] dropped before it received the
+/// staging file: removes the file, or marks it for the blocking thread to remove.
+struct OpeningGuard(Arc<Mutex<Opening>>);
+
+impl OpeningGuard {
+    fn disarm(&mut self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Opening::Received;
+    }
+}
+
+impl Drop for OpeningGuard {
+    fn drop(&mut self) {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match mem::replace(&mut *state, Opening::Abandoned) {
+            Opening::Opened(staging) => {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    drop(runtime.spawn_blocking(move || remove_quietly(&staging)));
+                }
+            }
+            Opening::Received => *state = Opening::Received,
+            Opening::Waiting | Opening::Abandoned => {}
+        }
+    }
+}
 
 /// A blocking operation on the staging file, and the byte count it covers.
 type Pending = Option<(JoinHandle<io::Result<()>>, u64)>;
@@ -52,23 +177,6 @@ pub(super) struct StagedFile {
 }
 
 impl StagedFile {
-    /// Creates the staging file for the object at `dest`, and any missing directories.
-    pub(super) async fn create(dest: PathBuf) -> io::Result<Self> {
-        let target = dest.clone();
-        let (file, staging) = run_blocking(move || open_staging(&target)).await?;
-        Ok(Self {
-            file: Arc::new(file),
-            batch: Vec::new(),
-            batch_bytes: 0,
-            writing: None,
-            flushing: None,
-            written: 0,
-            flushed: 0,
-            staging: Some(staging),
-            dest,
-        })
-    }
-
     /// Adds `chunk` to the file. Waits only for the previous batch's write, and for
     /// the disk when it has fallen `MAX_UNFLUSHED` bytes behind.
     pub(super) async fn write(&mut self, chunk: Bytes) -> io::Result<()> {
@@ -80,7 +188,7 @@ impl StagedFile {
         Ok(())
     }
 
-    /// Writes and flushes the rest, then publishes the file under the object's name.
+    /// Writes and flushes the rest, then publishes the file under the object's path.
     pub(super) async fn finish(mut self) -> io::Result<()> {
         self.start_write().await?;
         self.finish_write().await?;
@@ -162,7 +270,7 @@ impl Drop for StagedFile {
         if let Some(staging) = self.staging.take()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
-            drop(runtime.spawn_blocking(move || fs::remove_file(staging)));
+            drop(runtime.spawn_blocking(move || remove_quietly(&staging)));
         }
     }
 }
@@ -185,48 +293,49 @@ async fn run_blocking<T: Send + 'static>(
     spawn_blocking(operation).await.map_err(io::Error::other)?
 }
 
-/// Opens a new staging file beside `dest`: `dest#1`, or the next free number.
-fn open_staging(dest: &Path) -> io::Result<(File, PathBuf)> {
-    let mut suffix = 1;
-    let mut attempts = 0;
+/// Creates a staging file with a new random name in `staging_dir`.
+fn open_staging(staging_dir: &Path) -> io::Result<(File, PathBuf)> {
     loop {
-        let staging = staging_path(dest, suffix);
+        let staging = staging_dir.join(crate::crypto::random_token(24));
         match OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&staging)
         {
             Ok(file) => return Ok((file, staging)),
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => suffix += 1,
-            Err(error) if error.kind() == io::ErrorKind::NotFound && attempts < OPEN_ATTEMPTS => {
-                attempts += 1;
-                create_parents(&staging)?;
-            }
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(error) => return Err(error),
         }
     }
 }
 
-fn staging_path(dest: &Path, suffix: u32) -> PathBuf {
-    let mut staging = dest.as_os_str().to_owned();
-    staging.push(format!("#{suffix}"));
-    PathBuf::from(staging)
+/// Removes a staging file that is no longer wanted. A failure is logged, because the
+/// file then stays until it is old enough for the clean-up to remove it.
+fn remove_quietly(staging: &Path) {
+    match fs::remove_file(staging) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => tracing::warn!(path = %staging.display(), error = %error,
+            "removing an abandoned staging file failed"),
+    }
 }
 
-/// Removes the staging files beside `dest`, from `dest#1` up to the first number not
-/// in use: what a crash mid-write left, or a write still in progress, which then fails.
-pub(super) async fn remove_staging_files(dest: PathBuf) -> io::Result<()> {
-    run_blocking(move || {
-        for suffix in 1.. {
-            match fs::remove_file(staging_path(&dest, suffix)) {
-                Ok(()) => {}
-                Err(error) if error.kind() == io::ErrorKind::NotFound => break,
-                Err(error) => return Err(error),
+/// Renames the staging file to `dest`, creating its missing directories, and syncs
+/// the directories changed, so the object survives a crash.
+fn publish(staging: &Path, dest: &Path) -> io::Result<()> {
+    let mut attempts = 0;
+    loop {
+        create_parents(dest)?;
+        match fs::rename(staging, dest) {
+            Ok(()) => return sync_directory_of(dest),
+            Err(error)
+                if error.kind() == io::ErrorKind::NotFound && attempts < PUBLISH_ATTEMPTS =>
+            {
+                attempts += 1;
             }
+            Err(error) => return Err(error),
         }
-        Ok(())
-    })
-    .await
+    }
 }
 
 /// Creates the missing directories above `path`, syncing the directory that contains
@@ -244,13 +353,6 @@ fn create_parents(path: &Path) -> io::Result<()> {
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(error) => Err(error),
     }
-}
-
-/// Renames the staging file to the object's name and syncs the directory, so the
-/// new name survives a crash.
-fn publish(staging: &Path, dest: &Path) -> io::Result<()> {
-    fs::rename(staging, dest)?;
-    sync_directory_of(dest)
 }
 
 fn sync_directory_of(path: &Path) -> io::Result<()> {

@@ -43,8 +43,8 @@ pub struct Storage {
     store: Arc<dyn ObjectStore>,
     /// The S3 store again, for presigning URLs; `None` on local storage.
     signer: Option<Arc<AmazonS3>>,
-    /// The local store again, for streamed writes to its files; `None` on S3.
-    local: Option<Arc<LocalFileSystem>>,
+    /// The local store's files, for streamed writes; `None` on S3.
+    local: Option<local::LocalFiles>,
     pub kind: StorageKind,
 }
 
@@ -137,10 +137,11 @@ impl Storage {
                 .with_automatic_cleanup(true)
                 .with_fsync(true),
         );
+        let local = local::LocalFiles::new(store.clone(), std::path::Path::new(dir))?;
         Ok(Self {
-            store: store.clone(),
+            store,
             signer: None,
-            local: Some(store),
+            local: Some(local),
             kind: StorageKind::Local,
         })
     }
@@ -167,17 +168,8 @@ impl Storage {
         }
     }
 
-    /// Deletes an object; deleting a missing object is not an error. On local storage
-    /// it also deletes the object's staging files, which a crash mid-write leaves.
+    /// Deletes an object; deleting a missing object is not an error.
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
-        if let Some(local) = &self.local {
-            let path = local
-                .path_to_filesystem(&ObjectPath::from(key))
-                .with_context(|| format!("finding the file of {key}"))?;
-            local::remove_staging_files(path)
-                .await
-                .with_context(|| format!("deleting the staging files of {key}"))?;
-        }
         match self.store.delete(&ObjectPath::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(error).with_context(|| format!("deleting {key}")),
@@ -244,13 +236,7 @@ impl Storage {
     async fn open_sink(&self, key: &str) -> anyhow::Result<Sink> {
         let location = ObjectPath::from(key);
         if let Some(local) = &self.local {
-            let path = local
-                .path_to_filesystem(&location)
-                .with_context(|| format!("finding the file of {key}"))?;
-            let file = local::StagedFile::create(path)
-                .await
-                .with_context(|| format!("starting to store {key}"))?;
-            return Ok(Sink::Local(file));
+            return Ok(Sink::Local(local.create(key).await?));
         }
         let upload = self
             .store
@@ -260,6 +246,18 @@ impl Storage {
         Ok(Sink::Multipart(WriteMultipart::new_with_chunk_size(
             upload, PART_BYTES,
         )))
+    }
+
+    /// Removes the staging files of local storage's streamed writes that were not
+    /// modified for `age`: what a crash mid-write left. Returns how many were removed.
+    pub async fn remove_stale_staging_files(&self, age: Duration) -> anyhow::Result<usize> {
+        match &self.local {
+            Some(local) => local
+                .remove_stale_staging_files(age)
+                .await
+                .context("removing stale staging files"),
+            None => Ok(0),
+        }
     }
 
     /// The size of an object in bytes, or `None` when it does not exist.

@@ -30,3 +30,18 @@ pub async fn purge_incomplete_uploads(state: &AppState, now: Micros) -> anyhow::
     }
     Ok(deleted)
 }
+
+/// Removes the staging files of uploads that stopped, unfinished, more than
+/// [`INCOMPLETE_UPLOAD_LIFETIME`] ago: a crash or a kill mid-write leaves them, with or
+/// without a file row. Returns how many were removed.
+pub async fn remove_abandoned_staging_files(state: &AppState) -> anyhow::Result<usize> {
+    let age = std::time::Duration::from_micros(INCOMPLETE_UPLOAD_LIFETIME.unsigned_abs());
+    let removed = state.storage.remove_stale_staging_files(age).await?;
+    if removed > 0 {
+        tracing::info!(
+            count = removed,
+            "removed staging files of interrupted uploads"
+        );
+    }
+    Ok(removed)
+}

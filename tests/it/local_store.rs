@@ -1,7 +1,8 @@
-//! Streamed writes to the local directory store: whole objects after success, and no
-//! object or staging file left by a write that failed or was dropped midway.
+//! Streamed writes to the local directory store: whole objects after success, no
+//! object, directory or staging file left by a write that failed or was dropped
+//! midway, and staging files a crash left removed by the clean-up.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::{self, Stream, StreamExt};
@@ -9,9 +10,9 @@ use md5::Digest;
 use openhumans::blob::{PutStreamError, Storage};
 use rand::RngCore;
 
-use crate::support::{eventually, files_under};
+use crate::support::{TestApp, eventually, files_under};
 
-/// Larger than the store's flush interval (8 MiB), so the flushing thread runs while
+/// Larger than the store's flush interval (8 MiB), so flushes run while
 /// the chunks are written, and not a whole number of chunks.
 const LARGE: usize = 20 * 1024 * 1024 + 7;
 const CHUNK: usize = 64 * 1024;
@@ -119,6 +120,10 @@ async fn failed_body_leaves_nothing() {
     );
     assert_eq!(storage.size("x/y.bin").await.unwrap(), None);
     assert!(files_under(dir.path()).is_empty());
+    assert!(
+        !dir.path().join("x").exists(),
+        "no directory is made for an object never published"
+    );
 }
 
 #[tokio::test]
@@ -210,22 +215,23 @@ async fn write_creates_directories_again_after_cleanup() {
 }
 
 #[tokio::test]
-async fn delete_removes_leftover_staging_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = open(&dir);
-    storage
-        .put_stream("a/b.bin", stream::iter(chunks(&[1; 10])), u64::MAX, false)
-        .await
+async fn clean_up_removes_stale_staging_files() {
+    let app = TestApp::spawn().await;
+    let staging = app.dir.path().join("files/.staging");
+    let (old, fresh) = (staging.join("old"), staging.join("fresh"));
+    // What writes cut off by a crash leave: one two days ago, one just now.
+    std::fs::write(&old, b"partial").unwrap();
+    std::fs::write(&fresh, b"partial").unwrap();
+    let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_days_ago)
         .unwrap();
-    // What writes cut off by a crash leave beside the object.
-    std::fs::write(dir.path().join("a/b.bin#1"), b"partial").unwrap();
-    std::fs::write(dir.path().join("a/b.bin#2"), b"partial").unwrap();
 
-    storage.delete("a/b.bin").await.unwrap();
+    openhumans::jobs::clean_up(&app.state).await.unwrap();
 
-    assert!(files_under(dir.path()).is_empty());
-    assert!(
-        !dir.path().join("a").exists(),
-        "the emptied directory is removed too"
-    );
+    assert!(!old.exists(), "the stale staging file is removed");
+    assert!(fresh.exists(), "a staging file still being written is kept");
 }
