@@ -206,21 +206,23 @@ pub async fn release_upload(db: &Db, file_id: i64) -> sqlx::Result<()> {
 }
 
 /// Records that a claimed upload stored its bytes, with their MD5 when it was computed.
+/// Returns false when the file was deleted meanwhile.
 pub async fn record_upload(
     db: &Db,
     file_id: i64,
     size: i64,
     md5: Option<&str>,
     now: Micros,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE data_files SET size = $1, md5 = $2, uploaded_at = $3 WHERE id = $4")
-        .bind(size)
-        .bind(md5)
-        .bind(now)
-        .bind(file_id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+) -> sqlx::Result<bool> {
+    let result =
+        sqlx::query("UPDATE data_files SET size = $1, md5 = $2, uploaded_at = $3 WHERE id = $4")
+            .bind(size)
+            .bind(md5)
+            .bind(now)
+            .bind(file_id)
+            .execute(&db.pool)
+            .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 /// Marks a direct upload completed with its final size. Returns false when the file

@@ -23,7 +23,53 @@ pub fn current_request_id() -> String {
         .unwrap_or_else(|_| "-".to_string())
 }
 
-/// Gives the request an id, then logs one line and records metrics when it finishes.
+/// Runs `future` as part of the request `request_id`, for work a handler moves to a
+/// task of its own.
+pub fn with_request_id<F: std::future::Future>(
+    request_id: String,
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    REQUEST_ID.scope(request_id, future)
+}
+
+/// Status logged and counted for a request whose client closed the connection before
+/// the response, as nginx logs it: hyper then drops the handler unfinished.
+const CLIENT_CLOSED: u16 = 499;
+
+/// The fields of a request's log line, kept until the response is ready.
+struct RequestLine {
+    started: Instant,
+    request_id: String,
+    method: Method,
+    client: String,
+    route: String,
+}
+
+/// Logs the request as closed by its client when dropped still armed, that is when
+/// hyper drops the request's future before it produced a response.
+struct UnansweredGuard(Option<RequestLine>);
+
+impl Drop for UnansweredGuard {
+    fn drop(&mut self) {
+        if let Some(line) = self.0.take() {
+            let latency = line.started.elapsed();
+            let latency_ms = latency.as_secs_f64() * 1000.0;
+            let RequestLine {
+                request_id,
+                method,
+                client,
+                route,
+                ..
+            } = &line;
+            tracing::info!(%method, %route, status = CLIENT_CLOSED, latency_ms, request_id, client,
+                "request abandoned: the client closed the connection before the response");
+            record_metrics(line.method, line.route, CLIENT_CLOSED, latency);
+        }
+    }
+}
+
+/// Gives the request an id, then logs one line and records metrics when it finishes,
+/// or when its client closes the connection first (status 499).
 ///
 /// The log line names the matched route, never the URI: query strings carry access
 /// tokens, codes and `state`. Its `client` is the address [`ClientAddr`] resolved.
@@ -41,11 +87,27 @@ pub async fn log_request(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
+    let mut guard = UnansweredGuard(Some(RequestLine {
+        started,
+        request_id: request_id.clone(),
+        method,
+        client,
+        route,
+    }));
 
     let mut response = REQUEST_ID
         .scope(request_id.clone(), next.run(request))
         .await;
 
+    let RequestLine {
+        method,
+        client,
+        route,
+        ..
+    } = guard
+        .0
+        .take()
+        .expect("the guard is armed until the response");
     let status = response.status().as_u16();
     let latency = started.elapsed();
     let latency_ms = latency.as_secs_f64() * 1000.0;
@@ -59,6 +121,16 @@ pub async fn log_request(request: Request, next: Next) -> Response {
         }
     }
 
+    record_metrics(method, route, status, latency);
+
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Counts a finished request and records its duration, by method, route and status.
+fn record_metrics(method: Method, route: String, status: u16, latency: std::time::Duration) {
     // Any client can send any method name; only standard ones become label values, so
     // the number of series stays bounded.
     let method = match method {
@@ -79,11 +151,6 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method.to_string(), "route" => route)
         .record(latency.as_secs_f64());
-
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-    response
 }
 
 /// Adds the security headers every response carries. Responses that set no
@@ -259,5 +326,53 @@ mod tests {
         assert!(cross_site_reason(&headers(&[("origin", "https://evil.example")]), site).is_some());
         assert!(cross_site_reason(&headers(&[("origin", "null")]), site).is_some());
         assert_eq!(cross_site_reason(&headers(&[]), site), None);
+    }
+
+    /// Log output collected in memory.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn abandoned_request_logged_as_499() {
+        use tower::ServiceExt;
+
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = axum::Router::new()
+            .route(
+                "/slow/{id}",
+                axum::routing::put(std::future::pending::<&'static str>),
+            )
+            .layer(axum::middleware::from_fn(log_request));
+        let request = Request::put("/slow/7?code=secret")
+            .body(axum::body::Body::empty())
+            .unwrap();
+
+        // The future is dropped unfinished, as hyper drops it when the client leaves.
+        let outcome =
+            tokio::time::timeout(std::time::Duration::from_millis(50), app.oneshot(request)).await;
+        assert!(outcome.is_err(), "the handler never answers");
+
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("request abandoned"), "{log}");
+        assert!(log.contains("status=499"), "{log}");
+        assert!(log.contains("route=/slow/{id}"), "{log}");
+        assert!(!log.contains("secret"), "the URI is not logged: {log}");
     }
 }

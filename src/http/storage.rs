@@ -23,6 +23,7 @@ use axum::routing::{get, put};
 
 use super::client_addr::client_of;
 use super::error::ErrorDetail;
+use super::middleware::{current_request_id, with_request_id};
 use super::route_list::RouteList;
 use crate::app::AppState;
 use crate::blob::{Method, PutStreamError, StorageKind};
@@ -268,6 +269,30 @@ pub async fn put_upload(
         }
         Err(error) => return internal(error.context("checking an upload's membership")),
     }
+
+    // The rest runs in a task of its own. When the client closes the connection before
+    // the response, hyper drops this handler, and a claimed upload must still end
+    // stored or released. A claim left behind would make every later PUT get 409.
+    let stored = tokio::spawn(with_request_id(
+        current_request_id(),
+        claim_and_store(state, file, request, now),
+    ));
+    match stored.await {
+        Ok(response) => response,
+        Err(error) => internal(anyhow::Error::new(error).context("storing an upload")),
+    }
+}
+
+/// Reserves volume for the upload, claims it, and stores the body: the part of
+/// [`put_upload`] that must finish whether or not the client waits for the response.
+async fn claim_and_store(
+    state: AppState,
+    file: DataFile,
+    request: Request,
+    now: Micros,
+) -> Response {
+    let file_id = file.id;
+    let limit = state.settings.max_upload_bytes;
     // The project's volume is reserved before the upload is claimed, so a rejected PUT
     // leaves the link usable once the volume frees up.
     let length = content_length(request.headers());
@@ -329,16 +354,34 @@ pub async fn put_upload(
     if let Err(error) = budget.settle(stored.size).await {
         return internal(anyhow::Error::new(error).context("settling reserved volume"));
     }
-    if let Err(error) = files::record_upload(
+    let recorded = files::record_upload(
         &state.db,
         file_id,
         size,
         stored.md5.as_deref(),
         state.clock.now(),
     )
-    .await
-    {
-        return internal(anyhow::Error::new(error).context("recording an upload"));
+    .await;
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => {
+            // The file was deleted while its bytes arrived, for example because the
+            // member left the project. File deletions remove the row first and then the
+            // object, so the object stored after that is this request's to delete.
+            if let Err(error) = state.storage.delete(&file.storage_key).await {
+                tracing::error!(file.id = file_id, error = %format!("{error:#}"),
+                    "deleting the object of a file deleted during its upload failed");
+            }
+            tracing::info!(
+                file.id = file_id,
+                "discarded an upload whose file was deleted"
+            );
+            return plain(
+                StatusCode::NOT_FOUND,
+                "This upload no longer exists: its file was deleted while it was being sent.",
+            );
+        }
+        Err(error) => return internal(anyhow::Error::new(error).context("recording an upload")),
     }
     tracing::info!(
         file.id = file_id,

@@ -1,13 +1,15 @@
 //! Signed upload and download URLs, on local storage and on a real S3 server, and the
 //! clean-up of uploads that were never completed.
 
+use std::time::Duration;
+
 use openhumans::clock::{DAY, HOUR, MINUTE};
 use openhumans::db::files::{self, NewDataFile};
 use openhumans::http::storage::{mint_download_url, mint_upload_url};
 use rand::RngCore;
 
 use crate::support::s3::S3Server;
-use crate::support::{TestApp, fixtures};
+use crate::support::{TestApp, eventually, fixtures};
 
 /// A member, a project and one incomplete direct-upload file row.
 struct UploadFixture {
@@ -167,6 +169,94 @@ async fn upload_url_accepts_exactly_one_put() {
         stored.as_deref(),
         Some(&bytes[..]),
         "the first upload is kept"
+    );
+}
+
+#[tokio::test]
+async fn upload_kept_when_client_leaves_early() {
+    use tokio::io::AsyncWriteExt;
+
+    let app = TestApp::spawn().await;
+    let fixture = upload_fixture(&app).await;
+    let url = mint_upload_url(&app.state, fixture.file_id, app.clock().now())
+        .await
+        .unwrap();
+    let url = reqwest::Url::parse(&url).unwrap();
+    let bytes = random_bytes(3 * 1024 * 1024);
+
+    // The whole body, then the connection closed without reading the response: the
+    // server drops the request's handler, but the upload it started must still end.
+    let mut socket = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap()))
+        .await
+        .unwrap();
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+        url.path(),
+        url.host_str().unwrap(),
+        bytes.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&bytes).await.unwrap();
+    drop(socket);
+
+    let file = eventually(Duration::from_secs(10), "the upload's record", || async {
+        files::find_by_id(&app.state.db, fixture.file_id)
+            .await
+            .unwrap()
+            .filter(|file| file.uploaded_at.is_some())
+    })
+    .await;
+    assert_eq!(file.size, Some(bytes.len() as i64));
+    let stored = app.state.storage.get(&fixture.storage_key).await.unwrap();
+    assert!(
+        stored.as_deref() == Some(&bytes[..]),
+        "the bytes are stored"
+    );
+    complete(&app, fixture.file_id, bytes.len()).await;
+}
+
+#[tokio::test]
+async fn upload_of_deleted_file_is_discarded() {
+    let app = TestApp::spawn().await;
+    let fixture = upload_fixture(&app).await;
+    let url = mint_upload_url(&app.state, fixture.file_id, app.clock().now())
+        .await
+        .unwrap();
+    let (parts, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(1);
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async {
+        receiver.recv().await.map(|part| (part, receiver))
+    });
+    let put = app
+        .client
+        .put(&url)
+        .header("content-length", "2000")
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+    let put = tokio::spawn(put);
+
+    parts.send(Ok(vec![1; 1000])).await.unwrap();
+    eventually(Duration::from_secs(10), "the upload's claim", || async {
+        files::find_by_id(&app.state.db, fixture.file_id)
+            .await
+            .unwrap()
+            .and_then(|file| file.upload_started_at)
+    })
+    .await;
+    // As when the member leaves the project with their data erased mid-upload.
+    files::delete(&app.state.db, fixture.file_id).await.unwrap();
+    parts.send(Ok(vec![2; 1000])).await.unwrap();
+    drop(parts);
+
+    let response = put.await.unwrap().unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(
+        response.text().await.unwrap().contains("deleted"),
+        "the message says why"
+    );
+    assert_eq!(
+        app.state.storage.size(&fixture.storage_key).await.unwrap(),
+        None,
+        "no object is left without its file"
     );
 }
 
