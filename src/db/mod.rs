@@ -25,7 +25,6 @@ pub mod upload_volume;
 pub mod webhooks;
 pub mod withdrawals;
 
-use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,13 +78,14 @@ impl Db {
                     .trim_start_matches("sqlite://")
                     .trim_start_matches("sqlite:");
                 let path = path.split('?').next().unwrap_or(path);
-                if let Some(parent) = Path::new(path).parent()
+                let file = read::sqlite_file(path);
+                if let Some(parent) = file.parent()
                     && !parent.as_os_str().is_empty()
                 {
                     std::fs::create_dir_all(parent)
                         .with_context(|| format!("creating {}", parent.display()))?;
                 }
-                readers = Some(Arc::new(read::SqliteReaders::new(path)));
+                readers = Some(Arc::new(read::SqliteReaders::new(file)));
                 let options = AnyConnectOptions::from_str(&format!("sqlite://{path}?mode=rwc"))?;
                 match sqlite_pool(8).connect_with(options.clone()).await {
                     Ok(pool) => sqlite_pool(1)

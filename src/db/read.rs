@@ -239,6 +239,13 @@ pub(super) struct SqliteReaders {
     idle: Mutex<Vec<rusqlite::Connection>>,
 }
 
+/// Returns the file sqlx opens for `database`, the part of a `sqlite://` URL before
+/// any `?`. sqlx percent-decodes that part, so this does too.
+pub(super) fn sqlite_file(database: &str) -> PathBuf {
+    let decoded = percent_encoding::percent_decode_str(database).decode_utf8_lossy();
+    PathBuf::from(decoded.as_ref())
+}
+
 impl std::fmt::Debug for SqliteReaders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteReaders")
@@ -248,13 +255,10 @@ impl std::fmt::Debug for SqliteReaders {
 }
 
 impl SqliteReaders {
-    /// Creates the readers of the database file that sqlx opens for `database`, the
-    /// part of a `sqlite://` URL before any `?`. sqlx percent-decodes that part, so
-    /// this does too.
-    pub(super) fn new(database: &str) -> Self {
-        let decoded = percent_encoding::percent_decode_str(database).decode_utf8_lossy();
+    /// Creates the readers of the database file at `path`, as [`sqlite_file`] finds it.
+    pub(super) fn new(path: PathBuf) -> Self {
         Self {
-            path: PathBuf::from(decoded.as_ref()),
+            path,
             idle: Mutex::new(Vec::new()),
         }
     }

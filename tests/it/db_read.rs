@@ -161,13 +161,14 @@ async fn sqlite_build_keeps_query_plans() {
 async fn read_follows_sqlx_database_path() {
     // sqlx percent-decodes the path of a `sqlite://` URL, so the read connections must
     // open the same decoded file, not a new empty one.
+    // The missing directory is created under its decoded name too.
     let dir = tempfile::tempdir().expect("creating a temporary directory");
-    let url = format!("sqlite://{}/read%20path.db", dir.path().display());
+    let url = format!("sqlite://{}/new%20dir/read%20path.db", dir.path().display());
     let db = Db::connect(&url).await.expect("opening SQLite");
     db.migrate().await.expect("migrating");
     seeded(&db).await;
-    assert!(dir.path().join("read path.db").exists());
-    assert!(!dir.path().join("read%20path.db").exists());
+    assert!(dir.path().join("new dir/read path.db").exists());
+    assert!(!dir.path().join("new%20dir").exists());
 
     let rows: Vec<(i64,)> = Read::new("SELECT id FROM read_path_rows ORDER BY id")
         .fetch_all(&db)
