@@ -93,12 +93,15 @@ clean_up() {
 # Prints one top-level field of a JSON file.
 json_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
 
-# Creates an empty database for one backend and sets database_url.
+# Creates an empty database for one backend and sets database_url. A PostgreSQL
+# database's name ends in this script's process id, so two runs on one server never
+# drop each other's database. clean_up drops it when the run ends.
 fresh_database() {
   local backend=$1 name=$2
   if [ "$backend" = sqlite ]; then
     database_url="sqlite://$work/$name.sqlite3"
   else
+    name="${name}_$$"
     psql "$postgres_admin_url" -qX -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" \
       -c "CREATE DATABASE $name"
     # Same server and options as the admin URL, another database.

@@ -27,7 +27,14 @@ STARTUP_TARGET_MS = 1000
 SCALE_RATIO_TARGET = 1.5
 
 
+# Whether figures are judged against the targets, which hold for the release build
+# only: main clears it for a debug build's smoke run.
+judged = True
+
+
 def verdict(ok):
+    if not judged:
+        return "not judged (debug build)"
     return "met" if ok else "**missed**"
 
 
@@ -137,6 +144,8 @@ def main():
     parser.add_argument("--connections", required=True)
     parser.add_argument("--profile", required=True, help="cargo profile of the binary measured")
     args = parser.parse_args()
+    global judged
+    judged = args.profile == "release"
 
     results = []
     for backend in ("sqlite", "postgres"):
