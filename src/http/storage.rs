@@ -12,6 +12,8 @@
 //! The value contains the file id and the expiry; the database keeps no token.
 
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,6 +22,8 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 
 use super::client_addr::client_of;
 use super::error::ErrorDetail;
@@ -228,7 +232,8 @@ pub(crate) fn verify_download_token(
 /// successful one, or while one streams, is 409; a body over `--max-upload-bytes` is
 /// 413 and nothing is kept. A body over the project's remaining upload volume is 429
 /// with `Retry-After`, and nothing is kept either (see [`crate::http::upload_volume`]).
-/// A tampered or expired token is 403. A failed PUT can be repeated.
+/// A tampered or expired token is 403. A body that sends nothing for
+/// `--request-timeout-seconds` is 408. A failed PUT can be repeated.
 pub async fn put_upload(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -316,7 +321,16 @@ async fn claim_and_store(
         }
     }
 
-    let body = budget.meter(request.into_body().into_data_stream());
+    // The request timeout does not cover this route, whose bodies may take hours, so a
+    // client that stops sending is cut off after that long without a byte instead.
+    let idle = Duration::from_secs(state.settings.request_timeout_seconds);
+    let stalled = Arc::new(AtomicBool::new(false));
+    let body = stop_when_idle(
+        request.into_body().into_data_stream(),
+        idle,
+        stalled.clone(),
+    );
+    let body = budget.meter(body);
     let stored = state
         .storage
         .put_stream(
@@ -341,6 +355,14 @@ async fn claim_and_store(
                     internal(anyhow::Error::new(error).context("reserving volume"))
                 }
                 (None, PutStreamError::TooLarge { limit }) => too_large(limit),
+                (None, PutStreamError::Body(_)) if stalled.load(Ordering::Relaxed) => plain(
+                    StatusCode::REQUEST_TIMEOUT,
+                    &format!(
+                        "No bytes arrived for {} seconds, so the upload was stopped. \
+                         Send it again to the same URL.",
+                        idle.as_secs()
+                    ),
+                ),
                 (None, PutStreamError::Body(message)) => plain(
                     StatusCode::BAD_REQUEST,
                     &format!("Reading the upload failed: {message}"),
@@ -605,6 +627,30 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
+}
+
+/// Passes `body` on, and ends it with an error, setting `stalled`, when no chunk
+/// arrives for `idle`.
+fn stop_when_idle<E: std::fmt::Display + Send>(
+    body: impl Stream<Item = Result<Bytes, E>> + Send,
+    idle: Duration,
+    stalled: Arc<AtomicBool>,
+) -> impl Stream<Item = Result<Bytes, String>> + Send {
+    futures_util::stream::unfold(Box::pin(body), move |mut body| {
+        let stalled = stalled.clone();
+        async move {
+            match tokio::time::timeout(idle, body.next()).await {
+                Ok(Some(Ok(chunk))) => Some((Ok(chunk), body)),
+                Ok(Some(Err(error))) => Some((Err(error.to_string()), body)),
+                Ok(None) => None,
+                Err(_) => {
+                    stalled.store(true, Ordering::Relaxed);
+                    let message = format!("no bytes arrived for {} seconds", idle.as_secs());
+                    Some((Err(message), body))
+                }
+            }
+        }
+    })
 }
 
 fn plain(status: StatusCode, message: &str) -> Response {

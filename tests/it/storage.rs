@@ -215,6 +215,58 @@ async fn upload_kept_when_client_leaves_early() {
     complete(&app, fixture.file_id, bytes.len()).await;
 }
 
+/// Returns a request body that sends what the returned sender passes to it, and ends
+/// when the sender is dropped.
+fn body_sent_in_parts() -> (
+    tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+    reqwest::Body,
+) {
+    let (parts, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(1);
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async {
+        receiver.recv().await.map(|part| (part, receiver))
+    });
+    (parts, reqwest::Body::wrap_stream(body))
+}
+
+#[tokio::test]
+async fn stalled_upload_times_out() {
+    let app = TestApp::builder()
+        .with(|settings| settings.request_timeout_seconds = 1)
+        .spawn()
+        .await;
+    let fixture = upload_fixture(&app).await;
+    let url = mint_upload_url(&app.state, fixture.file_id, app.clock().now())
+        .await
+        .unwrap();
+    let (parts, body) = body_sent_in_parts();
+    let put = app
+        .client
+        .put(&url)
+        .header("content-length", "2000")
+        .body(body)
+        .send();
+    let put = tokio::spawn(put);
+
+    // Half of the body, then nothing while the connection stays open.
+    parts.send(Ok(vec![1; 1000])).await.unwrap();
+    let response = put.await.unwrap().unwrap();
+
+    assert_eq!(response.status(), 408);
+    assert!(
+        response.text().await.unwrap().contains("same URL"),
+        "the message says what to do"
+    );
+    drop(parts);
+    let retry = app
+        .client
+        .put(&url)
+        .body(vec![3; 2000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 200, "the link can be used again");
+}
+
 #[tokio::test]
 async fn upload_of_deleted_file_is_discarded() {
     let app = TestApp::spawn().await;
@@ -222,15 +274,12 @@ async fn upload_of_deleted_file_is_discarded() {
     let url = mint_upload_url(&app.state, fixture.file_id, app.clock().now())
         .await
         .unwrap();
-    let (parts, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(1);
-    let body = futures_util::stream::unfold(receiver, |mut receiver| async {
-        receiver.recv().await.map(|part| (part, receiver))
-    });
+    let (parts, body) = body_sent_in_parts();
     let put = app
         .client
         .put(&url)
         .header("content-length", "2000")
-        .body(reqwest::Body::wrap_stream(body))
+        .body(body)
         .send();
     let put = tokio::spawn(put);
 
