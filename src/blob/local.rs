@@ -104,14 +104,28 @@ impl LocalFiles {
             };
             let mut removed = 0;
             for entry in fs::read_dir(&staging_dir)? {
-                let entry = entry?;
-                let modified = entry.metadata()?.modified()?;
-                if modified < cutoff {
-                    match fs::remove_file(entry.path()) {
-                        Ok(()) => removed += 1,
-                        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-                        Err(error) => return Err(error),
+                // One entry that cannot be read or removed is logged and skipped, so it
+                // does not stop the rest of the clean-up. NotFound means another
+                // instance sharing the directory removed it first.
+                let path = match entry {
+                    Ok(entry) => entry.path(),
+                    Err(error) => {
+                        tracing::warn!(error = %error, "reading the staging directory failed");
+                        continue;
                     }
+                };
+                let stale = fs::symlink_metadata(&path)
+                    .and_then(|metadata| Ok(metadata.is_file() && metadata.modified()? < cutoff));
+                let outcome = match stale {
+                    Ok(true) => fs::remove_file(&path).map(|()| removed += 1),
+                    Ok(false) => Ok(()),
+                    Err(error) => Err(error),
+                };
+                match outcome {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                    Err(error) => tracing::warn!(path = %path.display(), error = %error,
+                        "removing a stale staging file failed"),
                 }
             }
             Ok(removed)

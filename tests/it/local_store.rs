@@ -230,8 +230,12 @@ async fn clean_up_removes_stale_staging_files() {
         .set_modified(two_days_ago)
         .unwrap();
 
+    // A directory there is skipped without stopping the clean-up.
+    std::fs::create_dir(staging.join("stray")).unwrap();
+
     openhumans::jobs::clean_up(&app.state).await.unwrap();
 
     assert!(!old.exists(), "the stale staging file is removed");
+    assert!(staging.join("stray").is_dir());
     assert!(fresh.exists(), "a staging file still being written is kept");
 }
