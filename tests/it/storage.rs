@@ -215,17 +215,26 @@ async fn upload_kept_when_client_leaves_early() {
     complete(&app, fixture.file_id, bytes.len()).await;
 }
 
-/// Returns a request body that sends what the returned sender passes to it, and ends
-/// when the sender is dropped.
-fn body_sent_in_parts() -> (
+/// Starts a PUT of 2000 bytes to `url` whose body sends what the returned sender
+/// passes to it, and ends when the sender is dropped.
+fn put_in_parts(
+    app: &TestApp,
+    url: &str,
+) -> (
     tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
-    reqwest::Body,
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
 ) {
     let (parts, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(1);
     let body = futures_util::stream::unfold(receiver, |mut receiver| async {
         receiver.recv().await.map(|part| (part, receiver))
     });
-    (parts, reqwest::Body::wrap_stream(body))
+    let put = app
+        .client
+        .put(url)
+        .header("content-length", "2000")
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+    (parts, tokio::spawn(put))
 }
 
 #[tokio::test]
@@ -238,14 +247,7 @@ async fn stalled_upload_times_out() {
     let url = mint_upload_url(&app.state, fixture.file_id, app.clock().now())
         .await
         .unwrap();
-    let (parts, body) = body_sent_in_parts();
-    let put = app
-        .client
-        .put(&url)
-        .header("content-length", "2000")
-        .body(body)
-        .send();
-    let put = tokio::spawn(put);
+    let (parts, put) = put_in_parts(&app, &url);
 
     // Half of the body, then nothing while the connection stays open.
     parts.send(Ok(vec![1; 1000])).await.unwrap();
@@ -274,14 +276,7 @@ async fn upload_of_deleted_file_is_discarded() {
     let url = mint_upload_url(&app.state, fixture.file_id, app.clock().now())
         .await
         .unwrap();
-    let (parts, body) = body_sent_in_parts();
-    let put = app
-        .client
-        .put(&url)
-        .header("content-length", "2000")
-        .body(body)
-        .send();
-    let put = tokio::spawn(put);
+    let (parts, put) = put_in_parts(&app, &url);
 
     parts.send(Ok(vec![1; 1000])).await.unwrap();
     eventually(Duration::from_secs(10), "the upload's claim", || async {
