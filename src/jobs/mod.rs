@@ -90,6 +90,12 @@ pub fn spawn_workers(
 async fn run_worker(state: AppState, name: String, mut shutdown: watch::Receiver<bool>) {
     tracing::debug!(worker = %name, "job worker started");
     while !*shutdown.borrow() {
+        // Registered before looking for a job: a signal sent while the lookup runs
+        // would otherwise be lost, and the job it announced would wait for the poll
+        // interval.
+        let notified = state.job_signal.0.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
         match run_next_job(&state, &name).await {
             Ok(true) => continue,
             Ok(false) => {}
@@ -97,7 +103,6 @@ async fn run_worker(state: AppState, name: String, mut shutdown: watch::Receiver
                 tracing::error!(worker = %name, error = %format!("{error:#}"), "job worker failed, trying again after the poll interval");
             }
         }
-        let notified = state.job_signal.0.notified();
         tokio::select! {
             _ = notified => {}
             _ = tokio::time::sleep(POLL_INTERVAL) => {}
