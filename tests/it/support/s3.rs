@@ -25,18 +25,37 @@ const REGION: &str = "us-east-1";
 pub struct S3Server {
     /// S3 endpoint, e.g. `http://127.0.0.1:41007`.
     pub endpoint: String,
-    _process: Child,
+    process: Child,
     _dir: TempDir,
 }
 
 impl S3Server {
-    /// Starts a server and waits until its bucket accepts writes.
+    /// Starts a server and waits until its bucket accepts writes. A server that exits
+    /// while starting, as when another process took one of its ports in between, is
+    /// started again on other ports.
     pub async fn start() -> S3Server {
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            match Self::try_start().await {
+                Ok(server) => return server,
+                Err(log) if attempt < ATTEMPTS => {
+                    eprintln!("SeaweedFS exited while starting, trying other ports:\n{log}");
+                }
+                Err(log) => panic!("SeaweedFS exited while starting {ATTEMPTS} times:\n{log}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// Starts a server on new ports and waits until its bucket accepts writes.
+    /// Returns the end of its log when it exits first.
+    async fn try_start() -> Result<S3Server, String> {
         let weed = weed_binary();
         let dir = tempfile::tempdir().expect("creating a temporary directory for SeaweedFS");
         let ports = free_ports(10);
         let flag = |name: &str, port: u16| format!("-{name}={port}");
-        let log = std::fs::File::create(dir.path().join("weed.log")).expect("creating weed.log");
+        let log_path = dir.path().join("weed.log");
+        let log = std::fs::File::create(&log_path).expect("creating weed.log");
         let process = Command::new(&weed)
             .arg("mini")
             .arg(format!("-dir={}", dir.path().display()))
@@ -68,15 +87,16 @@ impl S3Server {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|error| panic!("starting {}: {error}", weed.display()));
-        let server = S3Server {
+        let mut server = S3Server {
             endpoint: format!("http://127.0.0.1:{}", ports[6]),
-            _process: process,
+            process,
             _dir: dir,
         };
-        server.wait_until_writable().await;
-        server
+        match server.wait_until_writable().await {
+            true => Ok(server),
+            false => Err(log_tail(&log_path)),
+        }
     }
-
     /// The S3 options of a client of this server.
     pub fn options(&self) -> S3Options {
         S3Options {
@@ -99,17 +119,43 @@ impl S3Server {
         }
     }
 
-    async fn wait_until_writable(&self) {
+    /// Waits until the bucket accepts writes and returns true, or returns false when the
+    /// process exits first.
+    async fn wait_until_writable(&mut self) -> bool {
         let storage = Storage::open_with(&format!("s3://{BUCKET}"), &self.options())
             .expect("configuring an S3 client");
-        let probe = || async {
-            storage
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if storage
                 .put(".probe", bytes::Bytes::from_static(b"ok"))
                 .await
-                .ok()
-        };
-        super::eventually(Duration::from_secs(60), "SeaweedFS to accept writes", probe).await;
+                .is_ok()
+            {
+                return true;
+            }
+            if self
+                .process
+                .try_wait()
+                .expect("polling SeaweedFS")
+                .is_some()
+            {
+                return false;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out after 60 s waiting for SeaweedFS at {} to accept writes",
+                self.endpoint
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
+}
+
+/// Returns the last lines of a SeaweedFS log, for a failure message.
+fn log_tail(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// Returns whether the SeaweedFS binary is installed, for tests that check first.
@@ -134,13 +180,25 @@ fn weed_binary() -> PathBuf {
     path
 }
 
-/// Reserves `count` distinct free loopback ports by binding and releasing them.
+/// Reserves `count` distinct free loopback ports by binding and releasing them. Ports
+/// handed out before in this process are never handed out again, so servers that
+/// tests start at the same time do not get the same port.
 fn free_ports(count: usize) -> Vec<u16> {
-    let listeners: Vec<std::net::TcpListener> = (0..count)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|listener| listener.local_addr().expect("reading a bound port").port())
-        .collect()
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Every listener stays bound until all are chosen, so the kernel gives distinct ports.
+    let mut listeners = Vec::new();
+    let mut ports = Vec::new();
+    while ports.len() < count {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port");
+        let port = listener.local_addr().expect("reading a bound port").port();
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            ports.push(port);
+        }
+        listeners.push(listener);
+    }
+    ports
 }
