@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sqlx::FromRow;
 
 use super::read::{Read, ReadRow};
-use super::{Db, flag};
+use super::{Backend, Db, flag};
 use crate::clock::Micros;
 
 /// A stored data file.
@@ -106,6 +106,58 @@ pub struct NewDataFile<'a> {
 /// Inserts a file and its datatypes, returning the file id.
 pub async fn insert(db: &Db, file: &NewDataFile<'_>, now: Micros) -> sqlx::Result<i64> {
     let mut tx = db.begin_write().await?;
+    let id = insert_rows(&mut tx, file, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Inserts a file that a project adds for a member and returns its id, if membership
+/// `membership_id` is still active when the row is written. Returns `None` when the
+/// member left or deleted their account after the request was checked.
+///
+/// A withdrawal deletes the project's files in the transaction that ends the
+/// membership, so an upload that read the membership before it must not add a row
+/// after it. On SQLite the write transaction already excludes the withdrawal. On
+/// PostgreSQL a withdrawal holds the project row `FOR UPDATE`, which conflicts with
+/// the `FOR KEY SHARE` taken here: whichever comes second waits, and then either the
+/// withdrawal deletes the new row or the insert sees the membership ended. Locking
+/// the project before the membership is the withdrawal's order, so the two cannot
+/// deadlock, and uploads do not wait for each other.
+pub async fn insert_for_membership(
+    db: &Db,
+    membership_id: i64,
+    file: &NewDataFile<'_>,
+    now: Micros,
+) -> sqlx::Result<Option<i64>> {
+    let mut tx = db.begin_write().await?;
+    if db.backend == Backend::Postgres {
+        sqlx::query("SELECT id FROM projects WHERE id = $1 FOR KEY SHARE")
+            .bind(file.project_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    }
+    let active: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM memberships WHERE id = $1 AND member_id = $2 AND project_id = $3 \
+         AND joined = 1 AND authorized = 1 AND revoked = 0",
+    )
+    .bind(membership_id)
+    .bind(file.member_id)
+    .bind(file.project_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if active.is_none() {
+        return Ok(None);
+    }
+    let id = insert_rows(&mut tx, file, now).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+async fn insert_rows(
+    conn: &mut sqlx::AnyConnection,
+    file: &NewDataFile<'_>,
+    now: Micros,
+) -> sqlx::Result<i64> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO data_files (member_id, project_id, storage_key, basename, metadata, size, \
          md5, completed, created_at, completed_at) \
@@ -121,16 +173,15 @@ pub async fn insert(db: &Db, file: &NewDataFile<'_>, now: Micros) -> sqlx::Resul
     .bind(i64::from(file.completed))
     .bind(now)
     .bind(file.completed.then_some(now))
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
     for datatype_id in file.datatype_ids {
         sqlx::query("INSERT INTO data_file_datatypes (file_id, datatype_id) VALUES ($1, $2)")
             .bind(id)
             .bind(datatype_id)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
-    tx.commit().await?;
     Ok(id)
 }
 

@@ -8,6 +8,7 @@ mod django;
 mod leave;
 mod pages;
 mod python_receiver;
+mod racing_uploads;
 mod retries;
 mod webhook_url;
 mod webhooks;

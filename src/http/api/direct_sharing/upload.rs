@@ -128,22 +128,36 @@ pub async fn upload_file(
         return Err(md5_mismatch());
     }
 
-    let id = files::insert(
-        &state.db,
-        &NewDataFile {
-            member_id: upload.membership.member_id,
-            project_id: auth.project.id,
-            storage_key: &key,
-            basename: &basename,
-            metadata: &upload.metadata_text(),
-            completed: true,
-            size: Some(i64::try_from(stored.size).unwrap_or(i64::MAX)),
-            md5: stored.md5.as_deref(),
-            datatype_ids: &upload.datatype_ids,
-        },
-        state.clock.now(),
-    )
-    .await?;
+    let file = NewDataFile {
+        member_id: upload.membership.member_id,
+        project_id: auth.project.id,
+        storage_key: &key,
+        basename: &basename,
+        metadata: &upload.metadata_text(),
+        completed: true,
+        size: Some(i64::try_from(stored.size).unwrap_or(i64::MAX)),
+        md5: stored.md5.as_deref(),
+        datatype_ids: &upload.datatype_ids,
+    };
+    let inserted =
+        files::insert_for_membership(&state.db, upload.membership.id, &file, state.clock.now())
+            .await;
+    let id = match inserted {
+        Ok(Some(id)) => id,
+        // The member left while the bytes were stored: nothing may stay behind, and
+        // the bytes do not count toward the project's volume.
+        Ok(None) => {
+            state.storage.delete(&key).await?;
+            upload_volume::cancel(&state.db, reservation).await?;
+            return Err(member_left());
+        }
+        Err(error) => {
+            if let Err(cleanup) = state.storage.delete(&key).await {
+                tracing::error!(error = %cleanup, project.id = auth.project.id, "deleting the object of a failed upload failed");
+            }
+            return Err(error.into());
+        }
+    };
     tracing::info!(
         file.id = id,
         project.id = auth.project.id,
@@ -191,22 +205,20 @@ pub async fn start_direct_upload(
     room.map_err(|retry_after| volume_exceeded(&state, retry_after))?;
 
     let key = storage_key(auth.project.id, &random_token(KEY_RANDOM_CHARS), &basename);
-    let id = files::insert(
-        &state.db,
-        &NewDataFile {
-            member_id: upload.membership.member_id,
-            project_id: auth.project.id,
-            storage_key: &key,
-            basename: &basename,
-            metadata: &upload.metadata_text(),
-            completed: false,
-            size: None,
-            md5: None,
-            datatype_ids: &upload.datatype_ids,
-        },
-        now,
-    )
-    .await?;
+    let file = NewDataFile {
+        member_id: upload.membership.member_id,
+        project_id: auth.project.id,
+        storage_key: &key,
+        basename: &basename,
+        metadata: &upload.metadata_text(),
+        completed: false,
+        size: None,
+        md5: None,
+        datatype_ids: &upload.datatype_ids,
+    };
+    let id = files::insert_for_membership(&state.db, upload.membership.id, &file, now)
+        .await?
+        .ok_or_else(member_left)?;
     let url = mint_upload_url(&state, id, now).await?;
     Ok((StatusCode::CREATED, Json(DirectUploadResponse { id, url })))
 }
@@ -268,6 +280,15 @@ pub async fn complete_direct_upload(
         status: "ok".to_string(),
         size,
     }))
+}
+
+/// Returns the error of an upload whose member left the project, or deleted their
+/// account, after the request was checked. Nothing of such an upload is kept.
+fn member_left() -> ApiError {
+    ApiError::field_single(
+        "project_member_id",
+        "The member left the project while the upload was in progress; the file was not kept.",
+    )
 }
 
 /// The validated fields shared by both kinds of upload.
