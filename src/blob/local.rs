@@ -97,41 +97,52 @@ impl LocalFiles {
     /// Removes the staging files not modified for `age`, which only a crash or a write
     /// stalled that long leaves, and returns how many were removed.
     pub(super) async fn remove_stale_staging_files(&self, age: Duration) -> io::Result<usize> {
-        let staging_dir = self.staging_dir.clone();
-        run_blocking(move || {
-            let Some(cutoff) = SystemTime::now().checked_sub(age) else {
-                return Ok(0);
-            };
-            let mut removed = 0;
-            for entry in fs::read_dir(&staging_dir)? {
-                // One entry that cannot be read or removed is logged and skipped, so it
-                // does not stop the rest of the clean-up. NotFound means another
-                // instance sharing the directory removed it first.
-                let path = match entry {
-                    Ok(entry) => entry.path(),
-                    Err(error) => {
-                        tracing::warn!(error = %error, "reading the staging directory failed");
-                        continue;
-                    }
-                };
-                let stale = fs::symlink_metadata(&path)
-                    .and_then(|metadata| Ok(metadata.is_file() && metadata.modified()? < cutoff));
-                let outcome = match stale {
-                    Ok(true) => fs::remove_file(&path).map(|()| removed += 1),
-                    Ok(false) => Ok(()),
-                    Err(error) => Err(error),
-                };
-                match outcome {
-                    Ok(()) => {}
-                    Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-                    Err(error) => tracing::warn!(path = %path.display(), error = %error,
-                        "removing a stale staging file failed"),
-                }
-            }
-            Ok(removed)
-        })
-        .await
+        remove_stale_files(self.staging_dir.clone(), age).await
     }
+}
+
+/// Removes the regular files directly in `dir` that were not modified for `age`, and
+/// returns how many were removed. A missing directory has none. Subdirectories and
+/// links are left alone.
+pub async fn remove_stale_files(dir: PathBuf, age: Duration) -> io::Result<usize> {
+    run_blocking(move || {
+        let Some(cutoff) = SystemTime::now().checked_sub(age) else {
+            return Ok(0);
+        };
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(error),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            // One entry that cannot be read or removed is logged and skipped, so it does
+            // not stop the rest of the clean-up. NotFound means another instance sharing
+            // the directory removed it first.
+            let path = match entry {
+                Ok(entry) => entry.path(),
+                Err(error) => {
+                    tracing::warn!(dir = %dir.display(), error = %error, "reading a directory to clean up failed");
+                    continue;
+                }
+            };
+            let stale = fs::symlink_metadata(&path)
+                .and_then(|metadata| Ok(metadata.is_file() && metadata.modified()? < cutoff));
+            let outcome = match stale {
+                Ok(true) => fs::remove_file(&path).map(|()| removed += 1),
+                Ok(false) => Ok(()),
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => tracing::warn!(path = %path.display(), error = %error,
+                    "removing a stale file failed"),
+            }
+        }
+        Ok(removed)
+    })
+    .await
 }
 
 /// How far opening a staging file got, as seen by the caller and the blocking thread.

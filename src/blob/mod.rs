@@ -17,6 +17,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
+pub use local::remove_stale_files;
 pub use object_store::signer::Method;
 
 /// Which kind of store is configured; local storage lets the app serve bytes itself.

@@ -142,7 +142,7 @@ pub async fn clean_up(state: &AppState) -> anyhow::Result<()> {
     crate::db::upload_volume::prune(&state.db, now - 2 * crate::clock::DAY).await?;
     crate::db::oauth2::prune(&state.db, now).await?;
     uploads::purge_incomplete_uploads(state, now).await?;
-    uploads::remove_abandoned_staging_files(state).await?;
+    uploads::remove_abandoned_upload_files(state).await?;
     exports::purge_exports(state, now).await?;
     Ok(())
 }

@@ -3,8 +3,10 @@
 use anyhow::Context;
 
 use crate::app::AppState;
+use crate::blob::remove_stale_files;
 use crate::clock::{DAY, Micros};
 use crate::db::files;
+use crate::http::api::body::spool_dir;
 
 /// Age after which a file whose upload was never completed is deleted.
 pub const INCOMPLETE_UPLOAD_LIFETIME: Micros = DAY;
@@ -31,17 +33,19 @@ pub async fn purge_incomplete_uploads(state: &AppState, now: Micros) -> anyhow::
     Ok(deleted)
 }
 
-/// Removes the staging files of uploads that stopped, unfinished, more than
-/// [`INCOMPLETE_UPLOAD_LIFETIME`] ago: a crash or a kill mid-write leaves them, with or
-/// without a file row. Returns how many were removed.
-pub async fn remove_abandoned_staging_files(state: &AppState) -> anyhow::Result<usize> {
+/// Removes the files of uploads that stopped, unfinished, more than
+/// [`INCOMPLETE_UPLOAD_LIFETIME`] ago: a crash or a kill mid-write leaves local
+/// storage's staging files, with or without a file row, and the spooled bodies of
+/// multipart uploads. Returns how many were removed.
+pub async fn remove_abandoned_upload_files(state: &AppState) -> anyhow::Result<usize> {
     let age = std::time::Duration::from_micros(INCOMPLETE_UPLOAD_LIFETIME.unsigned_abs());
-    let removed = state.storage.remove_stale_staging_files(age).await?;
-    if removed > 0 {
-        tracing::info!(
-            count = removed,
-            "removed staging files of interrupted uploads"
-        );
+    let staged = state.storage.remove_stale_staging_files(age).await?;
+    let spool_dir = spool_dir(&state.settings.data_dir);
+    let spooled = remove_stale_files(spool_dir.clone(), age)
+        .await
+        .with_context(|| format!("removing stale files in {}", spool_dir.display()))?;
+    if staged + spooled > 0 {
+        tracing::info!(staged, spooled, "removed the files of interrupted uploads");
     }
-    Ok(removed)
+    Ok(staged + spooled)
 }

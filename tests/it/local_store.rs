@@ -1,6 +1,6 @@
 //! Streamed writes to the local directory store: whole objects after success, no
 //! object, directory or staging file left by a write that failed or was dropped
-//! midway, and staging files a crash left removed by the clean-up.
+//! midway, and the files of uploads a crash cut off removed by the clean-up.
 
 use std::time::{Duration, SystemTime};
 
@@ -215,27 +215,39 @@ async fn write_creates_directories_again_after_cleanup() {
 }
 
 #[tokio::test]
-async fn clean_up_removes_stale_staging_files() {
+async fn clean_up_removes_stale_upload_files() {
     let app = TestApp::spawn().await;
-    let staging = app.dir.path().join("files/.staging");
-    let (old, fresh) = (staging.join("old"), staging.join("fresh"));
-    // What writes cut off by a crash leave: one two days ago, one just now.
-    std::fs::write(&old, b"partial").unwrap();
-    std::fs::write(&fresh, b"partial").unwrap();
+    // Local storage's staging files, and the spooled bodies of multipart uploads.
+    let spool = app.state.settings.data_dir.join("tmp");
+    std::fs::create_dir_all(&spool).unwrap();
+    let dirs = [app.dir.path().join("files/.staging"), spool];
     let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&old)
-        .unwrap()
-        .set_modified(two_days_ago)
-        .unwrap();
-
-    // A directory there is skipped without stopping the clean-up.
-    std::fs::create_dir(staging.join("stray")).unwrap();
+    for dir in &dirs {
+        // What writes cut off by a crash leave: one two days ago, one just now.
+        std::fs::write(dir.join("old"), b"partial").unwrap();
+        std::fs::write(dir.join("fresh"), b"partial").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join("old"))
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        // A directory there is skipped without stopping the clean-up.
+        std::fs::create_dir(dir.join("stray")).unwrap();
+    }
 
     openhumans::jobs::clean_up(&app.state).await.unwrap();
 
-    assert!(!old.exists(), "the stale staging file is removed");
-    assert!(staging.join("stray").is_dir());
-    assert!(fresh.exists(), "a staging file still being written is kept");
+    for dir in &dirs {
+        let name = dir.display();
+        assert!(
+            !dir.join("old").exists(),
+            "the stale file in {name} is removed"
+        );
+        assert!(dir.join("stray").is_dir(), "{name}");
+        assert!(
+            dir.join("fresh").exists(),
+            "a file still being written in {name} is kept"
+        );
+    }
 }

@@ -16,6 +16,13 @@ use tokio::io::AsyncWriteExt;
 use super::error::ApiError;
 use crate::app::AppState;
 
+/// Returns the directory inside `data_dir` that multipart bodies are spooled to.
+/// A spooled file is removed when its body is dropped; one a crash left is removed by
+/// the clean-up job after a day.
+pub fn spool_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("tmp")
+}
+
 /// The fields of a request body, and the one file part a multipart body may carry.
 ///
 /// Text fields are limited to `--max-body-bytes` in total and the file part to
@@ -135,13 +142,12 @@ impl FromRequest<AppState> for ApiBody {
             let boundary = multer::parse_boundary(&content_type).map_err(|error| {
                 ApiError::BadRequest(format!("Multipart form parse error - {error}"))
             })?;
-            let temp_dir = state.settings.data_dir.join("tmp");
             read_multipart(
                 body.into_data_stream(),
                 boundary,
                 text_limit,
                 state.settings.max_upload_bytes,
-                &temp_dir,
+                &spool_dir(&state.settings.data_dir),
             )
             .await
         } else {
