@@ -141,9 +141,16 @@ async fn serve_http(
                 .insert(axum::extract::ConnectInfo(peer));
             tower::ServiceExt::oneshot(app.clone(), request)
         });
+        // A client may close its sending side once its request is out, with the last
+        // bytes of the body in the same packet as the close. Without half-close
+        // support hyper sees the end of input while the handler runs, ends the
+        // connection and drops the handler, so the upload or form post is lost, and a
+        // small one is not even logged. With it the handler finishes, still bounded
+        // by the request timeout.
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(header_timeout)
+            .half_close(true)
             .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

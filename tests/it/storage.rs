@@ -174,6 +174,18 @@ async fn upload_url_accepts_exactly_one_put() {
 
 #[tokio::test]
 async fn upload_kept_when_client_leaves_early() {
+    upload_kept_when_client_leaves(3 * 1024 * 1024).await;
+}
+
+#[tokio::test]
+async fn small_upload_kept_when_client_leaves_at_once() {
+    // The close arrives with the body, before the handler has read it.
+    upload_kept_when_client_leaves(4 * 1024).await;
+}
+
+/// Sends a PUT of `size` bytes in one write and closes the connection without reading
+/// the response: the upload must still be stored and recorded.
+async fn upload_kept_when_client_leaves(size: usize) {
     use tokio::io::AsyncWriteExt;
 
     let app = TestApp::spawn().await;
@@ -182,21 +194,20 @@ async fn upload_kept_when_client_leaves_early() {
         .await
         .unwrap();
     let url = reqwest::Url::parse(&url).unwrap();
-    let bytes = random_bytes(3 * 1024 * 1024);
+    let bytes = random_bytes(size);
 
-    // The whole body, then the connection closed without reading the response: the
-    // server drops the request's handler, but the upload it started must still end.
     let mut socket = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap()))
         .await
         .unwrap();
-    let head = format!(
+    let mut request = format!(
         "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
         url.path(),
         url.host_str().unwrap(),
         bytes.len()
-    );
-    socket.write_all(head.as_bytes()).await.unwrap();
-    socket.write_all(&bytes).await.unwrap();
+    )
+    .into_bytes();
+    request.extend_from_slice(&bytes);
+    socket.write_all(&request).await.unwrap();
     drop(socket);
 
     let file = eventually(Duration::from_secs(10), "the upload's record", || async {
