@@ -32,9 +32,9 @@ pub fn with_request_id<F: std::future::Future>(
     REQUEST_ID.scope(request_id, future)
 }
 
-/// Status logged and counted for a request whose client closed the connection before
-/// the response, as nginx logs it: hyper then drops the handler unfinished.
-const CLIENT_CLOSED: u16 = 499;
+/// Status logged and counted for a request abandoned before its response, the code
+/// nginx logs when a client closes the connection first.
+const ABANDONED: u16 = 499;
 
 /// The fields of a request's log line, kept until the response is ready.
 struct RequestLine {
@@ -45,8 +45,9 @@ struct RequestLine {
     route: String,
 }
 
-/// Logs the request as closed by its client when dropped still armed, that is when
-/// hyper drops the request's future before it produced a response.
+/// Logs the request as abandoned (status 499) when dropped still armed, that is when
+/// hyper drops the request's future before it produced a response: the connection
+/// failed while the body was arriving, or the server stopped with the request running.
 struct UnansweredGuard(Option<RequestLine>);
 
 impl Drop for UnansweredGuard {
@@ -61,15 +62,15 @@ impl Drop for UnansweredGuard {
                 route,
                 ..
             } = &line;
-            tracing::info!(%method, %route, status = CLIENT_CLOSED, latency_ms, request_id, client,
-                "request abandoned: the client closed the connection before the response");
-            record_metrics(line.method, line.route, CLIENT_CLOSED, latency);
+            tracing::info!(%method, %route, status = ABANDONED, latency_ms, request_id, client,
+                "request abandoned before its response: the connection failed or the server stopped");
+            record_metrics(line.method, line.route, ABANDONED, latency);
         }
     }
 }
 
 /// Gives the request an id, then logs one line and records metrics when it finishes,
-/// or when its client closes the connection first (status 499).
+/// or when it is abandoned first (status 499, see [`UnansweredGuard`]).
 ///
 /// The log line names the matched route, never the URI: query strings carry access
 /// tokens, codes and `state`. Its `client` is the address [`ClientAddr`] resolved.
@@ -364,7 +365,7 @@ mod tests {
             .body(axum::body::Body::empty())
             .unwrap();
 
-        // The future is dropped unfinished, as hyper drops it when the client leaves.
+        // The future is dropped unfinished, as hyper drops it when the connection fails.
         let outcome =
             tokio::time::timeout(std::time::Duration::from_millis(50), app.oneshot(request)).await;
         assert!(outcome.is_err(), "the handler never answers");
