@@ -77,7 +77,20 @@ impl Db {
                 let path = url
                     .trim_start_matches("sqlite://")
                     .trim_start_matches("sqlite:");
-                let path = path.split('?').next().unwrap_or(path);
+                let (path, query) = path.split_once('?').unwrap_or((path, ""));
+                // Every pooled connection would open its own empty in-memory database,
+                // and the server's direct reads open the file by name.
+                let in_memory = path.is_empty()
+                    || path == ":memory:"
+                    || path.starts_with("file::memory:")
+                    || query.split('&').any(|pair| pair == "mode=memory");
+                if in_memory {
+                    anyhow::bail!(
+                        "the SQLite database URL {} names no file; in-memory databases are \
+                         not supported, so give a file such as sqlite://data/openhumans.db",
+                        redact_url(url)
+                    );
+                }
                 let file = read::sqlite_file(path);
                 if let Some(parent) = file.parent()
                     && !parent.as_os_str().is_empty()

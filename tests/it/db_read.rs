@@ -176,3 +176,24 @@ async fn read_follows_sqlx_database_path() {
         .expect("reading through the decoded path");
     assert_eq!(rows, vec![(1,), (2,), (3,)]);
 }
+
+#[tokio::test]
+async fn in_memory_sqlite_urls_rejected() {
+    for url in [
+        "sqlite::memory:",
+        "sqlite://:memory:",
+        "sqlite:",
+        "sqlite://file::memory:?cache=shared",
+        "sqlite://data.db?mode=memory",
+    ] {
+        let error = match Db::connect(url).await {
+            Ok(_) => panic!("{url} was accepted"),
+            Err(error) => format!("{error:#}"),
+        };
+        assert!(error.contains("names no file"), "{url}: {error}");
+        assert!(
+            error.contains("sqlite://data/openhumans.db"),
+            "{url}: {error}"
+        );
+    }
+}
