@@ -111,46 +111,101 @@ pub async fn insert(db: &Db, file: &NewDataFile<'_>, now: Micros) -> sqlx::Resul
     Ok(id)
 }
 
-/// Inserts a file that a project adds for a member and returns its id, if membership
-/// `membership_id` is still active when the row is written. Returns `None` when the
-/// member left or deleted their account after the request was checked.
-///
-/// A withdrawal deletes the project's files in the transaction that ends the
-/// membership, so an upload that read the membership before it must not add a row
-/// after it. On SQLite the write transaction already excludes the withdrawal. On
-/// PostgreSQL a withdrawal holds the project row `FOR UPDATE`, which conflicts with
-/// the `FOR KEY SHARE` taken here: whichever comes second waits, and then either the
-/// withdrawal deletes the new row or the insert sees the membership ended. Locking
-/// the project before the membership is the withdrawal's order, so the two cannot
-/// deadlock, and uploads do not wait for each other.
+/// Inserts a file that a project adds for a member and returns its id, if the
+/// membership is still active when the row is written. Returns `None` when the member
+/// left or deleted their account after the request was checked.
 pub async fn insert_for_membership(
     db: &Db,
-    membership_id: i64,
     file: &NewDataFile<'_>,
     now: Micros,
 ) -> sqlx::Result<Option<i64>> {
     let mut tx = db.begin_write().await?;
-    if db.backend == Backend::Postgres {
-        sqlx::query("SELECT id FROM projects WHERE id = $1 FOR KEY SHARE")
-            .bind(file.project_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    }
-    let active: Option<(i64,)> = sqlx::query_as(
-        "SELECT id FROM memberships WHERE id = $1 AND member_id = $2 AND project_id = $3 \
-         AND joined = 1 AND authorized = 1 AND revoked = 0",
-    )
-    .bind(membership_id)
-    .bind(file.member_id)
-    .bind(file.project_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if active.is_none() {
+    if !lock_active_membership(&mut tx, db.backend, file.project_id, file.member_id).await? {
         return Ok(None);
     }
     let id = insert_rows(&mut tx, file, now).await?;
     tx.commit().await?;
     Ok(Some(id))
+}
+
+/// The outcome of a write to a file that a project adds for a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberFileWrite {
+    Written,
+    /// The file was deleted, or was not in the state the write expects.
+    FileGone,
+    /// The member left the project or deleted their account.
+    MemberLeft,
+}
+
+/// Returns whether the member's membership of the project is active, and keeps it so
+/// until the caller's write transaction ends.
+///
+/// A withdrawal deletes the project's files in the transaction that ends the
+/// membership, so a write that checked the membership before it must not change the
+/// files after it. On SQLite the write transaction already excludes the withdrawal.
+/// On PostgreSQL a withdrawal locks the project row `FOR UPDATE`, which conflicts with
+/// the `FOR KEY SHARE` taken here. Whichever comes second waits, so either the
+/// withdrawal sees the write or the write sees the membership ended. Locking the
+/// project before the membership is the withdrawal's order, so the two cannot
+/// deadlock, and writes for different members do not wait for each other.
+async fn lock_active_membership(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    project_id: i64,
+    member_id: i64,
+) -> sqlx::Result<bool> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT id FROM projects WHERE id = $1 FOR KEY SHARE")
+            .bind(project_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    }
+    let active: Option<(i64,)> = sqlx::query_as(
+        "SELECT id FROM memberships WHERE project_id = $1 AND member_id = $2 \
+         AND joined = 1 AND authorized = 1 AND revoked = 0",
+    )
+    .bind(project_id)
+    .bind(member_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(active.is_some())
+}
+
+/// Runs `sql`, an update of file `file_id` whose parameters are the size, MD5 and
+/// time of `binds` and then the file id, in one write transaction if the file's
+/// member is still in its project.
+async fn update_for_membership(
+    db: &Db,
+    file_id: i64,
+    sql: &'static str,
+    binds: (i64, Option<&str>, Micros),
+) -> sqlx::Result<MemberFileWrite> {
+    let mut tx = db.begin_write().await?;
+    let owner: Option<(i64, i64)> =
+        sqlx::query_as("SELECT project_id, member_id FROM data_files WHERE id = $1")
+            .bind(file_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((project_id, member_id)) = owner else {
+        return Ok(MemberFileWrite::FileGone);
+    };
+    if !lock_active_membership(&mut tx, db.backend, project_id, member_id).await? {
+        return Ok(MemberFileWrite::MemberLeft);
+    }
+    let (size, md5, now) = binds;
+    let result = sqlx::query(sql)
+        .bind(size)
+        .bind(md5)
+        .bind(now)
+        .bind(file_id)
+        .execute(&mut *tx)
+        .await?;
+    if result.rows_affected() != 1 {
+        return Ok(MemberFileWrite::FileGone);
+    }
+    tx.commit().await?;
+    Ok(MemberFileWrite::Written)
 }
 
 async fn insert_rows(
@@ -256,47 +311,43 @@ pub async fn release_upload(db: &Db, file_id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Records that a claimed upload stored its bytes, with their MD5 when it was computed.
-/// Returns false when the file was deleted meanwhile.
+/// Records that a claimed upload stored its bytes, with their MD5 when it was
+/// computed, if the file still exists and its member is still in the project.
 pub async fn record_upload(
     db: &Db,
     file_id: i64,
     size: i64,
     md5: Option<&str>,
     now: Micros,
-) -> sqlx::Result<bool> {
-    let result =
-        sqlx::query("UPDATE data_files SET size = $1, md5 = $2, uploaded_at = $3 WHERE id = $4")
-            .bind(size)
-            .bind(md5)
-            .bind(now)
-            .bind(file_id)
-            .execute(&db.pool)
-            .await?;
-    Ok(result.rows_affected() == 1)
+) -> sqlx::Result<MemberFileWrite> {
+    update_for_membership(
+        db,
+        file_id,
+        "UPDATE data_files SET size = $1, md5 = $2, uploaded_at = $3 WHERE id = $4",
+        (size, md5, now),
+    )
+    .await
 }
 
-/// Marks a direct upload completed with its final size. Returns false when the file
-/// was already completed, so two completion calls cannot both succeed.
-/// `md5`, when given, is an MD5 checked at completion and replaces none recorded before.
+/// Marks an upload completed with its final size, if its member is still in the
+/// project. `FileGone` when the file was deleted or already completed, so two
+/// completion calls cannot both succeed. `md5`, when given, is an MD5 checked at
+/// completion and replaces none recorded before.
 pub async fn mark_completed(
     db: &Db,
     file_id: i64,
     size: i64,
     md5: Option<&str>,
     now: Micros,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "UPDATE data_files SET completed = 1, completed_at = $1, size = $2, \
-         md5 = COALESCE($3, md5) WHERE id = $4 AND completed = 0",
+) -> sqlx::Result<MemberFileWrite> {
+    update_for_membership(
+        db,
+        file_id,
+        "UPDATE data_files SET completed = 1, size = $1, md5 = COALESCE($2, md5), \
+         completed_at = $3 WHERE id = $4 AND completed = 0",
+        (size, md5, now),
     )
-    .bind(now)
-    .bind(size)
-    .bind(md5)
-    .bind(file_id)
-    .execute(&db.pool)
-    .await?;
-    Ok(result.rows_affected() == 1)
+    .await
 }
 
 /// Lists incomplete files created before `cutoff`, as `(id, storage key)` pairs.

@@ -33,7 +33,7 @@ use crate::app::AppState;
 use crate::blob::{Method, PutStreamError, StorageKind};
 use crate::clock::{HOUR, MINUTE, Micros};
 use crate::crypto::ServerKey;
-use crate::db::files::{self, DataFile};
+use crate::db::files::{self, DataFile, MemberFileWrite};
 use crate::db::rate_limits::RetryAfter;
 use crate::http::upload_volume::{Stop, UploadBudget, volume_exceeded_message};
 
@@ -232,7 +232,8 @@ pub(crate) fn verify_download_token(
 /// successful one, or while one streams, is 409; a body over `--max-upload-bytes` is
 /// 413 and nothing is kept. A body over the project's remaining upload volume is 429
 /// with `Retry-After`, and nothing is kept either (see [`crate::http::upload_volume`]).
-/// A tampered or expired token is 403. A body that sends nothing for
+/// A tampered or expired token is 403, and so is a PUT whose member left the project,
+/// even one that started before: its bytes are deleted. A body that sends nothing for
 /// `--request-timeout-seconds` is 408. A failed PUT can be repeated.
 pub async fn put_upload(
     State(state): State<AppState>,
@@ -275,8 +276,8 @@ pub async fn put_upload(
         Err(error) => return internal(error.context("checking an upload's membership")),
     }
 
-    // The rest runs in a task of its own. When the client closes the connection before
-    // the response, hyper drops this handler, and a claimed upload must still end
+    // The rest runs in a task of its own. When the connection fails before the
+    // response, hyper drops this handler, and a claimed upload must still end
     // stored or released. A claim left behind would make every later PUT get 409.
     let stored = tokio::spawn(with_request_id(
         current_request_id(),
@@ -385,22 +386,25 @@ async fn claim_and_store(
     )
     .await;
     match recorded {
-        Ok(true) => {}
-        Ok(false) => {
+        Ok(MemberFileWrite::Written) => {}
+        Ok(MemberFileWrite::FileGone) => {
             // The file was deleted while its bytes arrived, for example because the
             // member left the project. File deletions remove the row first and then the
             // object, so the object stored after that is this request's to delete.
-            if let Err(error) = state.storage.delete(&file.storage_key).await {
-                tracing::error!(file.id = file_id, error = %format!("{error:#}"),
-                    "deleting the object of a file deleted during its upload failed");
-            }
-            tracing::info!(
-                file.id = file_id,
-                "discarded an upload whose file was deleted"
-            );
+            discard_object(&state, &file, "its file was deleted").await;
             return plain(
                 StatusCode::NOT_FOUND,
                 "This upload no longer exists: its file was deleted while it was being sent.",
+            );
+        }
+        Ok(MemberFileWrite::MemberLeft) => {
+            // The project may not add to the data of a member who left, even bytes it
+            // started sending before. The row, still incomplete, is purged a day later.
+            discard_object(&state, &file, "its member left the project").await;
+            return plain(
+                StatusCode::FORBIDDEN,
+                "This upload link is no longer valid: the member left the project while \
+                 the upload was being sent.",
             );
         }
         Err(error) => return internal(anyhow::Error::new(error).context("recording an upload")),
@@ -651,6 +655,15 @@ fn stop_when_idle<E: std::fmt::Display + Send>(
             }
         }
     })
+}
+
+/// Deletes the object of an upload that may not be kept, logging why.
+async fn discard_object(state: &AppState, file: &DataFile, reason: &str) {
+    if let Err(error) = state.storage.delete(&file.storage_key).await {
+        tracing::error!(file.id = file.id, error = %format!("{error:#}"),
+            "deleting the object of a discarded upload failed");
+    }
+    tracing::info!(file.id = file.id, reason, "discarded an upload");
 }
 
 fn plain(status: StatusCode, message: &str) -> Response {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use openhumans::clock::{DAY, HOUR, MINUTE};
-use openhumans::db::files::{self, NewDataFile};
+use openhumans::db::files::{self, MemberFileWrite, NewDataFile};
 use openhumans::http::storage::{mint_download_url, mint_upload_url};
 use rand::RngCore;
 
@@ -78,9 +78,11 @@ fn random_bytes(len: usize) -> Vec<u8> {
 
 /// Marks the fixture's file completed, as the completion endpoint will.
 async fn complete(app: &TestApp, file_id: i64, size: usize) {
-    files::mark_completed(&app.state.db, file_id, size as i64, None, app.clock().now())
-        .await
-        .unwrap();
+    let written =
+        files::mark_completed(&app.state.db, file_id, size as i64, None, app.clock().now())
+            .await
+            .unwrap();
+    assert_eq!(written, MemberFileWrite::Written);
 }
 
 #[tokio::test]
@@ -313,6 +315,47 @@ async fn upload_of_deleted_file_is_discarded() {
         None,
         "no object is left without its file"
     );
+}
+
+#[tokio::test]
+async fn upload_after_member_left_is_discarded() {
+    let app = TestApp::spawn().await;
+    let fixture = upload_fixture(&app).await;
+    let url = mint_upload_url(&app.state, fixture.file_id, app.clock().now())
+        .await
+        .unwrap();
+    let (parts, put) = put_in_parts(&app, &url);
+
+    parts.send(Ok(vec![1; 1000])).await.unwrap();
+    eventually(Duration::from_secs(10), "the upload's claim", || async {
+        files::find_by_id(&app.state.db, fixture.file_id)
+            .await
+            .unwrap()
+            .and_then(|file| file.upload_started_at)
+    })
+    .await;
+    // The member leaves and keeps the project's files: the row stays.
+    crate::oauth2::withdraw_member(&app, fixture.project_id, fixture.member_id).await;
+    parts.send(Ok(vec![2; 1000])).await.unwrap();
+    drop(parts);
+
+    let response = put.await.unwrap().unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(
+        response.text().await.unwrap().contains("left the project"),
+        "the message says why"
+    );
+    assert_eq!(
+        app.state.storage.size(&fixture.storage_key).await.unwrap(),
+        None,
+        "none of the bytes are kept"
+    );
+    let file = files::find_by_id(&app.state.db, fixture.file_id)
+        .await
+        .unwrap()
+        .unwrap();
+    // So completing it fails with "file not present", even if the member joins again.
+    assert_eq!(file.uploaded_at, None, "the upload is not recorded");
 }
 
 #[tokio::test]

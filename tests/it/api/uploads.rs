@@ -284,3 +284,37 @@ async fn multipart_upload_stores_a_completed_file() {
     assert_eq!(missing.status(), 400);
     assert!(missing.json::<Value>().await.unwrap()["data_file"].is_array());
 }
+
+#[tokio::test]
+async fn multipart_md5_mismatch_leaves_nothing() {
+    let api = ApiSetup::new().await;
+    let metadata = r#"{"description": "d", "tags": [], "md5": "00000000000000000000000000000000"}"#;
+    let form = reqwest::multipart::Form::new()
+        .text("metadata", metadata)
+        .part(
+            "data_file",
+            reqwest::multipart::Part::bytes(b"a,b\n".to_vec()).file_name("steps.csv"),
+        );
+    let response = reqwest::Client::new()
+        .post(api.app().url(&format!("{API}files/upload/")))
+        .query(&[("access_token", &api.access_token)])
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 400);
+    // The row written before the bytes were stored is gone with them.
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM data_files")
+        .fetch_one(&api.app().state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    let stored = crate::support::files_under(&api.app().dir.path().join("files"));
+    assert!(
+        stored
+            .iter()
+            .all(|path| path.to_string_lossy().contains(".staging")),
+        "no object is left: {stored:?}"
+    );
+}

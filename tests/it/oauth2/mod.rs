@@ -318,6 +318,28 @@ pub async fn make_active_member(app: &TestApp, project_id: i64, member_id: i64) 
     tx.commit().await.unwrap();
 }
 
+/// Ends the membership as the member's own leaving does, keeping the project's files.
+pub async fn withdraw_member(app: &TestApp, project_id: i64, member_id: i64) {
+    let db = &app.state.db;
+    let mut tx = db.begin_write().await.unwrap();
+    openhumans::db::oauth2::lock_project(&mut tx, db.backend, project_id)
+        .await
+        .unwrap();
+    let current = memberships::find(&mut tx, project_id, member_id)
+        .await
+        .unwrap()
+        .expect("a membership to end");
+    memberships::withdraw(
+        &mut tx,
+        &current,
+        openhumans::domain::membership::Actor::Member,
+        app.clock().now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// The membership of `member_id` in `project_id`.
 pub async fn membership(
     app: &TestApp,

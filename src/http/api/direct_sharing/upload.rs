@@ -19,7 +19,7 @@ use super::{Target, target_membership};
 use crate::app::AppState;
 use crate::blob::{PutStreamError, StorageKind};
 use crate::crypto::random_token;
-use crate::db::files::{self, NewDataFile};
+use crate::db::files::{self, MemberFileWrite, NewDataFile};
 use crate::db::memberships::Membership;
 use crate::db::rate_limits::RetryAfter;
 use crate::db::upload_volume;
@@ -96,6 +96,25 @@ pub async fn upload_file(
         .context("opening an uploaded file")?;
     // The whole file is already here, so its size is reserved before it is stored.
     let reservation = reserve_volume(&state, auth.project.id, file.size).await?;
+    // The row comes first, incomplete, so that bytes a crash leaves stored have a row
+    // and are purged with it a day later, as an abandoned direct upload is.
+    let new_file = NewDataFile {
+        member_id: upload.membership.member_id,
+        project_id: auth.project.id,
+        storage_key: &key,
+        basename: &basename,
+        metadata: &upload.metadata_text(),
+        completed: false,
+        size: None,
+        md5: None,
+        datatype_ids: &upload.datatype_ids,
+    };
+    let Some(id) = files::insert_for_membership(&state.db, &new_file, state.clock.now()).await?
+    else {
+        upload_volume::cancel(&state.db, reservation).await?;
+        return Err(member_left());
+    };
+
     let stored = state
         .storage
         .put_stream(
@@ -108,6 +127,7 @@ pub async fn upload_file(
     let stored = match stored {
         Ok(stored) => stored,
         Err(error) => {
+            files::delete_incomplete(&state.db, id).await?;
             upload_volume::cancel(&state.db, reservation).await?;
             return Err(match error {
                 PutStreamError::TooLarge { limit } => ApiError::PayloadTooLarge(format!(
@@ -118,46 +138,39 @@ pub async fn upload_file(
             });
         }
     };
+    // Rows go before objects, as everywhere files are deleted.
     if let Some(expected) = upload.md5()
         && !stored
             .md5
             .as_deref()
             .is_some_and(|actual| expected.eq_ignore_ascii_case(actual))
     {
+        files::delete_incomplete(&state.db, id).await?;
         state.storage.delete(&key).await?;
         return Err(md5_mismatch());
     }
 
-    let file = NewDataFile {
-        member_id: upload.membership.member_id,
-        project_id: auth.project.id,
-        storage_key: &key,
-        basename: &basename,
-        metadata: &upload.metadata_text(),
-        completed: true,
-        size: Some(i64::try_from(stored.size).unwrap_or(i64::MAX)),
-        md5: stored.md5.as_deref(),
-        datatype_ids: &upload.datatype_ids,
-    };
-    let inserted =
-        files::insert_for_membership(&state.db, upload.membership.id, &file, state.clock.now())
-            .await;
-    let id = match inserted {
-        Ok(Some(id)) => id,
+    let size = i64::try_from(stored.size).unwrap_or(i64::MAX);
+    let now = state.clock.now();
+    match files::mark_completed(&state.db, id, size, stored.md5.as_deref(), now).await? {
+        MemberFileWrite::Written => {}
+        // On S3 a completion call naming this file's id can finish it first, and then
+        // it is the project's like any completed file.
+        MemberFileWrite::FileGone if completed_elsewhere(&state, id).await? => {}
         // The member left while the bytes were stored: nothing may stay behind, and
         // the bytes do not count toward the project's volume.
-        Ok(None) => {
+        MemberFileWrite::FileGone | MemberFileWrite::MemberLeft => {
+            files::delete_incomplete(&state.db, id).await?;
             state.storage.delete(&key).await?;
             upload_volume::cancel(&state.db, reservation).await?;
+            tracing::info!(
+                file.id = id,
+                project.id = auth.project.id,
+                "discarded a multipart upload whose member left"
+            );
             return Err(member_left());
         }
-        Err(error) => {
-            if let Err(cleanup) = state.storage.delete(&key).await {
-                tracing::error!(error = %cleanup, project.id = auth.project.id, "deleting the object of a failed upload failed");
-            }
-            return Err(error.into());
-        }
-    };
+    }
     tracing::info!(
         file.id = id,
         project.id = auth.project.id,
@@ -216,7 +229,7 @@ pub async fn start_direct_upload(
         md5: None,
         datatype_ids: &upload.datatype_ids,
     };
-    let id = files::insert_for_membership(&state.db, upload.membership.id, &file, now)
+    let id = files::insert_for_membership(&state.db, &file, now)
         .await?
         .ok_or_else(member_left)?;
     let url = mint_upload_url(&state, id, now).await?;
@@ -272,14 +285,24 @@ pub async fn complete_direct_upload(
     };
 
     let now = state.clock.now();
-    if !files::mark_completed(&state.db, file.id, size, checked_md5.as_deref(), now).await? {
-        return Err(ApiError::BadRequest("file is already completed".into()));
+    match files::mark_completed(&state.db, file.id, size, checked_md5.as_deref(), now).await? {
+        MemberFileWrite::Written => {}
+        MemberFileWrite::FileGone => {
+            return Err(ApiError::BadRequest("file is already completed".into()));
+        }
+        MemberFileWrite::MemberLeft => return Err(member_left()),
     }
     tracing::info!(file.id = file.id, size, "completed a direct upload");
     Ok(Json(CompleteResponse {
         status: "ok".to_string(),
         size,
     }))
+}
+
+/// Returns whether file `id` exists and was completed.
+async fn completed_elsewhere(state: &AppState, id: i64) -> Result<bool, ApiError> {
+    let file = files::find_by_id(&state.db, id).await?;
+    Ok(file.is_some_and(|file| file.completed))
 }
 
 /// Returns the error of an upload whose member left the project, or deleted their
