@@ -7,6 +7,7 @@
 //! test: it never skips.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -34,11 +35,14 @@ impl Browser {
         let chromium = tool_path("OPENHUMANS_TEST_CHROMIUM", "chromium");
         let chromedriver = tool_path("OPENHUMANS_TEST_CHROMEDRIVER", "chromedriver");
         let port = free_port();
+        // In a process group of its own, so that dropping the browser can end the
+        // Chromium processes ChromeDriver started along with it.
         let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|error| {
                 panic!(
@@ -263,7 +267,14 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Kills ChromeDriver's whole process group. Killing ChromeDriver alone left its
+    /// Chromium processes running, about 16 for each browser test.
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
