@@ -143,7 +143,7 @@ async fn serve_http(
         });
         // A client may close its sending side once its request is out, with the last
         // bytes of the body in the same packet as the close. Without half-close
-        // support hyper sees the end of input while the handler runs, ends the
+        // support hyper reads the end of input while the handler runs, ends the
         // connection and drops the handler, so the upload or form post is lost, and a
         // small one is not even logged. With it the handler finishes, still bounded
         // by the request timeout.

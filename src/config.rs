@@ -231,8 +231,8 @@ pub struct Settings {
     pub upload_bytes_per_project_per_day: u64,
 
     /// Largest file accepted through a signed upload URL or by `files/upload/`, in
-    /// bytes; larger uploads are rejected with 413, those to an upload URL as soon as
-    /// the limit is passed.
+    /// bytes. Larger uploads are rejected with 413, and those to an upload URL as soon
+    /// as the limit is passed.
     #[arg(long, env = "OPENHUMANS_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024 * 1024, global = true)]
     pub max_upload_bytes: u64,
 

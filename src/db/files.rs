@@ -146,7 +146,7 @@ pub enum MemberFileWrite {
 /// files after it. On SQLite the write transaction already excludes the withdrawal.
 /// On PostgreSQL a withdrawal locks the project row `FOR UPDATE`, which conflicts with
 /// the `FOR KEY SHARE` taken here. Whichever comes second waits, so either the
-/// withdrawal sees the write or the write sees the membership ended. Locking the
+/// withdrawal finds the write or the write finds the membership ended. Locking the
 /// project before the membership is the withdrawal's order, so the two cannot
 /// deadlock, and writes for different members do not wait for each other.
 async fn lock_active_membership(

@@ -228,6 +228,30 @@ async fn upload_kept_when_client_leaves(size: usize) {
     complete(&app, fixture.file_id, bytes.len()).await;
 }
 
+/// Starts a PUT of 2000 bytes to the fixture's upload URL, sends the first 1000, and
+/// returns once the upload is claimed, with the sender of the rest.
+async fn start_claimed_put(
+    app: &TestApp,
+    fixture: &UploadFixture,
+) -> (
+    tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+) {
+    let url = mint_upload_url(&app.state, fixture.file_id, app.clock().now())
+        .await
+        .unwrap();
+    let (parts, put) = put_in_parts(app, &url);
+    parts.send(Ok(vec![1; 1000])).await.unwrap();
+    eventually(Duration::from_secs(10), "the upload's claim", || async {
+        files::find_by_id(&app.state.db, fixture.file_id)
+            .await
+            .unwrap()
+            .and_then(|file| file.upload_started_at)
+    })
+    .await;
+    (parts, put)
+}
+
 /// Starts a PUT of 2000 bytes to `url` whose body sends what the returned sender
 /// passes to it, and ends when the sender is dropped.
 fn put_in_parts(
@@ -286,19 +310,7 @@ async fn stalled_upload_times_out() {
 async fn upload_of_deleted_file_is_discarded() {
     let app = TestApp::spawn().await;
     let fixture = upload_fixture(&app).await;
-    let url = mint_upload_url(&app.state, fixture.file_id, app.clock().now())
-        .await
-        .unwrap();
-    let (parts, put) = put_in_parts(&app, &url);
-
-    parts.send(Ok(vec![1; 1000])).await.unwrap();
-    eventually(Duration::from_secs(10), "the upload's claim", || async {
-        files::find_by_id(&app.state.db, fixture.file_id)
-            .await
-            .unwrap()
-            .and_then(|file| file.upload_started_at)
-    })
-    .await;
+    let (parts, put) = start_claimed_put(&app, &fixture).await;
     // As when the member leaves the project with their data erased mid-upload.
     files::delete(&app.state.db, fixture.file_id).await.unwrap();
     parts.send(Ok(vec![2; 1000])).await.unwrap();
@@ -321,19 +333,7 @@ async fn upload_of_deleted_file_is_discarded() {
 async fn upload_after_member_left_is_discarded() {
     let app = TestApp::spawn().await;
     let fixture = upload_fixture(&app).await;
-    let url = mint_upload_url(&app.state, fixture.file_id, app.clock().now())
-        .await
-        .unwrap();
-    let (parts, put) = put_in_parts(&app, &url);
-
-    parts.send(Ok(vec![1; 1000])).await.unwrap();
-    eventually(Duration::from_secs(10), "the upload's claim", || async {
-        files::find_by_id(&app.state.db, fixture.file_id)
-            .await
-            .unwrap()
-            .and_then(|file| file.upload_started_at)
-    })
-    .await;
+    let (parts, put) = start_claimed_put(&app, &fixture).await;
     // The member leaves and keeps the project's files: the row stays.
     crate::oauth2::withdraw_member(&app, fixture.project_id, fixture.member_id).await;
     parts.send(Ok(vec![2; 1000])).await.unwrap();

@@ -242,19 +242,7 @@ async fn md5_mismatch_rejects_completion() {
 #[tokio::test]
 async fn multipart_upload_stores_a_completed_file() {
     let api = ApiSetup::new().await;
-    let form = reqwest::multipart::Form::new()
-        .text("metadata", METADATA)
-        .part(
-            "data_file",
-            reqwest::multipart::Part::bytes(b"a,b\n".to_vec()).file_name("../evil/name.csv"),
-        );
-    let response = reqwest::Client::new()
-        .post(api.app().url(&format!("{API}files/upload/")))
-        .query(&[("access_token", &api.access_token)])
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = upload_multipart(&api, METADATA, "../evil/name.csv").await;
     assert_eq!(response.status(), 201);
     let id = response.json::<Value>().await.unwrap()["id"]
         .as_i64()
@@ -289,19 +277,7 @@ async fn multipart_upload_stores_a_completed_file() {
 async fn multipart_md5_mismatch_leaves_nothing() {
     let api = ApiSetup::new().await;
     let metadata = r#"{"description": "d", "tags": [], "md5": "00000000000000000000000000000000"}"#;
-    let form = reqwest::multipart::Form::new()
-        .text("metadata", metadata)
-        .part(
-            "data_file",
-            reqwest::multipart::Part::bytes(b"a,b\n".to_vec()).file_name("steps.csv"),
-        );
-    let response = reqwest::Client::new()
-        .post(api.app().url(&format!("{API}files/upload/")))
-        .query(&[("access_token", &api.access_token)])
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = upload_multipart(&api, metadata, "steps.csv").await;
 
     assert_eq!(response.status(), 400);
     // The row written before the bytes were stored is gone with them.
@@ -317,4 +293,22 @@ async fn multipart_md5_mismatch_leaves_nothing() {
             .all(|path| path.to_string_lossy().contains(".staging")),
         "no object is left: {stored:?}"
     );
+}
+
+/// Sends `files/upload/` with the member's token, `metadata` and a small CSV named
+/// `file_name`.
+async fn upload_multipart(api: &ApiSetup, metadata: &str, file_name: &str) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("metadata", metadata.to_string())
+        .part(
+            "data_file",
+            reqwest::multipart::Part::bytes(b"a,b\n".to_vec()).file_name(file_name.to_string()),
+        );
+    reqwest::Client::new()
+        .post(api.app().url(&format!("{API}files/upload/")))
+        .query(&[("access_token", &api.access_token)])
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
 }

@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use super::{Target, target_membership};
 use crate::app::AppState;
 use crate::blob::{PutStreamError, StorageKind};
+use crate::clock::Micros;
 use crate::crypto::random_token;
 use crate::db::files::{self, MemberFileWrite, NewDataFile};
 use crate::db::memberships::Membership;
@@ -98,19 +99,10 @@ pub async fn upload_file(
     let reservation = reserve_volume(&state, auth.project.id, file.size).await?;
     // The row comes first, incomplete, so that bytes a crash leaves stored have a row
     // and are purged with it a day later, as an abandoned direct upload is.
-    let new_file = NewDataFile {
-        member_id: upload.membership.member_id,
-        project_id: auth.project.id,
-        storage_key: &key,
-        basename: &basename,
-        metadata: &upload.metadata_text(),
-        completed: false,
-        size: None,
-        md5: None,
-        datatype_ids: &upload.datatype_ids,
-    };
-    let Some(id) = files::insert_for_membership(&state.db, &new_file, state.clock.now()).await?
-    else {
+    let inserted = upload
+        .insert_incomplete(&state, &key, &basename, state.clock.now())
+        .await?;
+    let Some(id) = inserted else {
         upload_volume::cancel(&state.db, reservation).await?;
         return Err(member_left());
     };
@@ -218,18 +210,8 @@ pub async fn start_direct_upload(
     room.map_err(|retry_after| volume_exceeded(&state, retry_after))?;
 
     let key = storage_key(auth.project.id, &random_token(KEY_RANDOM_CHARS), &basename);
-    let file = NewDataFile {
-        member_id: upload.membership.member_id,
-        project_id: auth.project.id,
-        storage_key: &key,
-        basename: &basename,
-        metadata: &upload.metadata_text(),
-        completed: false,
-        size: None,
-        md5: None,
-        datatype_ids: &upload.datatype_ids,
-    };
-    let id = files::insert_for_membership(&state.db, &file, now)
+    let id = upload
+        .insert_incomplete(&state, &key, &basename, now)
         .await?
         .ok_or_else(member_left)?;
     let url = mint_upload_url(&state, id, now).await?;
@@ -328,6 +310,31 @@ impl ValidUpload {
 
     fn metadata_text(&self) -> String {
         Value::Object(self.metadata.clone()).to_string()
+    }
+
+    /// Inserts the upload's file row, incomplete, stored under `key`, and returns its
+    /// id. Returns `None` when the member left the project after the request was
+    /// checked.
+    async fn insert_incomplete(
+        &self,
+        state: &AppState,
+        key: &str,
+        basename: &str,
+        now: Micros,
+    ) -> sqlx::Result<Option<i64>> {
+        let metadata = self.metadata_text();
+        let file = NewDataFile {
+            member_id: self.membership.member_id,
+            project_id: self.membership.project_id,
+            storage_key: key,
+            basename,
+            metadata: &metadata,
+            completed: false,
+            size: None,
+            md5: None,
+            datatype_ids: &self.datatype_ids,
+        };
+        files::insert_for_membership(&state.db, &file, now).await
     }
 }
 
